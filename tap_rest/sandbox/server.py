@@ -1,0 +1,338 @@
+"""A local replica of jsonplaceholder and PokeAPI, on 127.0.0.1 only.
+
+jsonplaceholder is served at the root (``/posts``), PokeAPI under ``/api/v2`` (``/api/v2/ability/``),
+both with the real paths, shapes, default counts and paging quirks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import typing as t
+from collections import Counter
+from functools import lru_cache
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from urllib.parse import parse_qs, urlsplit
+
+import msgspec
+
+from tap_rest.sandbox import data
+
+HOST = "127.0.0.1"
+POKEAPI_PREFIX = "/api/v2"
+_JSON = "application/json; charset=utf-8"
+_FILTER_SUFFIXES = ("_ne", "_lte", "_gte", "_like")
+
+Response = tuple[int, list[tuple[str, str]], bytes]
+
+
+def _json(status: int, body: object, headers: list[tuple[str, str]] | None = None) -> Response:
+    return status, [("Content-Type", _JSON), *(headers or [])], msgspec.json.encode(body)
+
+
+def _get(rec: data.Record, dotted: str) -> t.Any:
+    value: t.Any = rec
+    for part in dotted.split("."):
+        if not isinstance(value, dict) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _text(value: t.Any) -> str:
+    """Return a value as JavaScript's toString() would, which json-server compares against."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _matches(rec: data.Record, filters: list[tuple[str, str, list[str]]]) -> bool:
+    for field, op, values in filters:
+        value = _get(rec, field)
+        if value is None:
+            return False
+        text = _text(value)
+        if op == "eq" and text not in values:
+            return False
+        if op == "_ne" and text in values:
+            return False
+        if op == "_like" and not any(v.lower() in text.lower() for v in values):
+            return False
+        if op in ("_lte", "_gte"):
+            try:
+                left, right = float(value), float(values[0])
+            except (TypeError, ValueError):
+                return False
+            if (op == "_lte" and left > right) or (op == "_gte" and left < right):
+                return False
+    return True
+
+
+def _int(value: str | None, default: int | None = None) -> int | None:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+class _Replica:
+    """Answers requests for both APIs at one scale; every answer is a pure function of the URL."""
+
+    def __init__(self, scale: int) -> None:
+        self.scale = scale
+        self.abilities = data.Abilities(scale)
+        self.ability_ids = self.abilities.ids
+        self.respond = lru_cache(maxsize=4096)(self._respond)
+
+    def _respond(self, host: str, target: str) -> Response:
+        split = urlsplit(target)
+        query = parse_qs(split.query, keep_blank_values=True)
+        if split.path == POKEAPI_PREFIX or split.path.startswith(POKEAPI_PREFIX + "/"):
+            return self._pokeapi(f"http://{host}", split.path[len(POKEAPI_PREFIX) :], query)
+        return self._jsonplaceholder(f"http://{host}{target}", split.path, query)
+
+    # --- jsonplaceholder (json-server 0.17 semantics) ----------------------------------
+
+    def _jsonplaceholder(self, full_url: str, path: str, query: dict[str, list[str]]) -> Response:
+        parts = [p for p in path.split("/") if p]
+        resource = data.RESOURCES.get(parts[0]) if parts else None
+        if resource is None or len(parts) > 3:
+            return 404, [("Content-Type", "text/html; charset=utf-8")], f"Cannot GET {path}".encode()
+        if len(parts) == 1:
+            return self._list(resource, full_url, query)
+        key = _int(parts[1])
+        if len(parts) == 2:
+            if key is None or not 1 <= key <= resource.count(self.scale):
+                return _json(404, {})
+            return _json(200, data.record(resource.name, key, self.scale))
+        nested_key = data.NESTED.get((resource.name, parts[2]))
+        if nested_key is None:
+            return _json(404, {})
+        query = {**query, nested_key: [parts[1]]}
+        return self._list(data.RESOURCES[parts[2]], full_url, query)
+
+    def _list(self, resource: data.Resource, full_url: str, query: dict[str, list[str]]) -> Response:
+        filters: list[tuple[str, str, list[str]]] = []
+        for key, values in query.items():
+            if key.startswith("_") or key == "q":
+                continue
+            op = next((s for s in _FILTER_SUFFIXES if key.endswith(s)), "eq")
+            filters.append((key[: -len(op)] if op != "eq" else key, op, values))
+
+        ids: t.Sequence[int] = range(1, resource.count(self.scale) + 1)
+        for field, op, values in filters:
+            if op != "eq" or len(values) != 1 or _int(values[0]) is None:
+                continue
+            if field == "id":
+                ids = [i for i in [int(values[0])] if 1 <= i <= resource.count(self.scale)]
+            elif field == resource.parent_key:
+                ids = resource.parent_range(int(values[0]), self.scale)
+
+        def rec(i: int) -> data.Record:
+            return data.record(resource.name, i, self.scale)
+
+        sort = query.get("_sort", [""])[0]
+        rows: list[data.Record] | None = None
+        if filters or sort:
+            rows = [r for r in map(rec, ids) if _matches(r, filters)]
+            if sort:
+                orders = query.get("_order", ["asc"])[0].split(",")
+                for n, field in reversed(list(enumerate(sort.split(",")))):
+                    desc = (orders[n] if n < len(orders) else orders[-1]) == "desc"
+                    rows.sort(key=lambda r, f=field: _text(_get(r, f)), reverse=desc)
+        total = len(rows) if rows is not None else len(ids)
+
+        def window(start: int, end: int) -> list[data.Record]:
+            if rows is not None:
+                return rows[start:end]
+            return [rec(i) for i in ids[max(start, 0) : max(end, 0)]]
+
+        page, limit = _int(query.get("_page", [None])[0]), _int(query.get("_limit", [None])[0])
+        start, end = _int(query.get("_start", [None])[0], 0), _int(query.get("_end", [None])[0])
+        headers: list[tuple[str, str]] = []
+        if end is not None or limit is not None or page is not None:
+            headers.append(("X-Total-Count", str(total)))
+            exposed = "X-Total-Count, Link" if page is not None else "X-Total-Count"
+            headers.append(("Access-Control-Expose-Headers", exposed))
+        if page is not None:
+            page = max(page, 1)
+            limit = limit or 10
+            items = window((page - 1) * limit, page * limit)
+            headers.append(("Link", _links(full_url, page, limit, len(items), total)))
+        elif end is not None:
+            items = window(start or 0, end)
+        elif limit is not None:
+            items = window(start or 0, (start or 0) + limit)
+        else:
+            items = window(0, total)
+        return _json(200, items, headers)
+
+    # --- PokeAPI -------------------------------------------------------------------------
+
+    def _pokeapi(self, origin: str, path: str, query: dict[str, list[str]]) -> Response:
+        api = origin + POKEAPI_PREFIX
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return _json(200, {"ability": f"{api}/ability/"})
+        if parts[0] != "ability" or len(parts) > 2:
+            return 404, [("Content-Type", "text/plain")], b"Not Found"
+        if len(parts) == 2:
+            found = self.abilities.lookup(parts[1].lower())
+            if found is None:
+                return 404, [("Content-Type", "text/plain")], b"Not Found"
+            return _json(200, self.abilities.detail(found, api))
+        count = len(self.ability_ids)
+        offset = max(_int(query.get("offset", [None])[0], 0) or 0, 0)
+        limit = _int(query.get("limit", [None])[0], 20)
+        limit = 20 if limit is None or limit < 0 else limit
+        page_ids = self.ability_ids[offset : offset + limit]
+        nxt = f"{api}/ability/?offset={offset + limit}&limit={limit}"
+        prev = f"{api}/ability/?offset={max(offset - limit, 0)}&limit={limit}"
+        return _json(
+            200,
+            {
+                "count": count,
+                "next": nxt if limit and offset + limit < count else None,
+                "previous": prev if offset > 0 else None,
+                "results": [
+                    {"name": self.abilities.name(i), "url": f"{api}/ability/{i}/"} for i in page_ids
+                ],
+            },
+        )
+
+
+def _links(full_url: str, page: int, limit: int, n_items: int, total: int) -> str:
+    """Build json-server's Link header, quirks included.
+
+    json-server rewrites the first ``page=<current>`` in the URL it was called with, sends no
+    links for a page that is empty or holds everything, and an empty header in those cases.
+    """
+    if n_items == 0 or n_items == total:
+        return ""
+    rels = {"first": 1}
+    if page > 1:
+        rels["prev"] = page - 1
+    if page * limit < total:
+        rels["next"] = page + 1
+    rels["last"] = -(-total // limit)
+    current = f"page={page}"
+    return ", ".join(
+        f'<{full_url.replace(current, f"page={n}", 1)}>; rel="{rel}"' for rel, n in rels.items()
+    )
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SandboxServer
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # TCP_NODELAY: small responses go out at once
+
+    def do_GET(self) -> None:  # noqa: N802
+        """Answer a GET from the replica."""
+        host = self.headers.get("Host") or f"{HOST}:{self.server.server_port}"
+        self.server.count(self.path)
+        status, headers, body = self.server.replica.respond(host, self.path)
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+        """Log requests only when asked to."""
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+
+class SandboxServer(ThreadingHTTPServer):
+    """A threaded HTTP server for the replica."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 256
+
+    def __init__(self, port: int = 0, *, scale: int = 1, verbose: bool = False) -> None:
+        super().__init__((HOST, port), _Handler)
+        self.replica = _Replica(scale)
+        self.verbose = verbose
+        self.requests: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def count(self, target: str) -> None:
+        """Count a request by its path and query, for tests that check what the tap asked."""
+        with self._lock:
+            self.requests[target] += 1
+
+
+class Sandbox:
+    """The sandbox running in a background thread: ``with Sandbox() as sb: sb.url``."""
+
+    def __init__(self, port: int = 0, *, scale: int = 1, verbose: bool = False) -> None:
+        self.server = SandboxServer(port, scale=scale, verbose=verbose)
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Return the server's origin, which is also jsonplaceholder's base URL."""
+        return f"http://{HOST}:{self.server.server_port}"
+
+    @property
+    def pokeapi_url(self) -> str:
+        """Return PokeAPI's base URL on this server."""
+        return self.url + POKEAPI_PREFIX
+
+    def start(self) -> Sandbox:
+        """Start serving in the background."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and release the port."""
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sandbox until SIGINT or SIGTERM."""
+    parser = argparse.ArgumentParser(prog="tap-rest-sandbox", description=__doc__)
+    parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free)")
+    parser.add_argument(
+        "--scale", type=int, default=1, help="multiply every collection's size (100: 10,000 posts)"
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    if args.scale < 1:
+        parser.error("--scale must be at least 1")
+    try:
+        server = SandboxServer(args.port, scale=args.scale, verbose=args.verbose)
+    except OSError as exc:
+        parser.exit(1, f"tap-rest-sandbox: cannot listen on {HOST}:{args.port}: {exc}\n")
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    origin = f"http://{HOST}:{server.server_port}"
+    print(
+        f"tap-rest-sandbox listening on {origin} (scale {args.scale}): "
+        f"jsonplaceholder at {origin}, PokeAPI at {origin}{POKEAPI_PREFIX}",
+        flush=True,
+    )
+    server.serve_forever()
+    server.server_close()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
