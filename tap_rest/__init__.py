@@ -1,0 +1,1 @@
+"""tap-rest: a Singer tap for REST APIs, built on the Meltano Singer SDK."""

@@ -49,7 +49,11 @@ def resolve_url(base: str, link: str) -> str:
     base_parts, parts = urlsplit(base), urlsplit(url)
     # jsonplaceholder (json-server behind a TLS proxy) writes http:// links into its
     # Link header for https requests; following them as-is would send requests in clear.
-    if base_parts.scheme == "https" and parts.scheme == "http" and parts.netloc == base_parts.netloc:
+    if (
+        base_parts.scheme == "https"
+        and parts.scheme == "http"
+        and parts.netloc == base_parts.netloc
+    ):
         url = urlunsplit(parts._replace(scheme="https"))
     return url
 
@@ -118,7 +122,9 @@ class NextUrlPaginator(GuardedPaginator):
 class BodyNextLinkPaginator(NextUrlPaginator):
     """Next page's URL at a JSONPath in the body (PokeAPI's ``next``)."""
 
-    def __init__(self, jsonpath: str = "$.next", first: PageRequest | None = None, **kw: t.Any) -> None:
+    def __init__(
+        self, jsonpath: str = "$.next", first: PageRequest | None = None, **kw: t.Any
+    ) -> None:
         super().__init__(first, **kw)
         self.jsonpath = jsonpath
 
@@ -140,9 +146,8 @@ def parse_link_header(value: str) -> list[tuple[str, dict[str, str]]]:
     for match in _LINK.finditer(value or ""):
         params: dict[str, str] = {}
         for name, raw in _PARAM.findall(match.group(2)):
-            if raw.startswith('"'):
-                raw = re.sub(r"\\(.)", r"\1", raw[1:-1])
-            params.setdefault(name.lower(), raw)
+            unquoted = re.sub(r"\\(.)", r"\1", raw[1:-1]) if raw.startswith('"') else raw
+            params.setdefault(name.lower(), unquoted)
         links.append((match.group(1).strip(), params))
     return links
 

@@ -37,21 +37,24 @@ class TapRest(Tap):
             th.URIType,
             default="https://pokeapi.co/api/v2",
             title="PokeAPI URL",
-            description="Base URL of PokeAPI, up to /api/v2 (the sandbox: http://127.0.0.1:PORT/api/v2).",
+            description="Base URL of PokeAPI, up to /api/v2 "
+            "(the sandbox: http://127.0.0.1:PORT/api/v2).",
         ),
         th.Property(
             "page_size",
             th.IntegerType(minimum=1),
             default=100,
             title="Page size",
-            description="Records asked for per list request (_limit on jsonplaceholder, limit on PokeAPI).",
+            description="Records asked for per list request "
+            "(_limit on jsonplaceholder, limit on PokeAPI).",
         ),
         th.Property(
             "request_timeout",
             th.NumberType(exclusive_minimum=0),
             default=60,
             title="Request timeout",
-            description="Seconds to wait for the server to connect or send data before giving up on a request.",
+            description="Seconds to wait for the server to connect or send data "
+            "before giving up on a request.",
         ),
         th.Property(
             "user_agent",
@@ -79,12 +82,17 @@ class TapRest(Tap):
             th.ObjectType(
                 additional_properties=th.ObjectType(
                     additional_properties=th.CustomType(
-                        {"anyOf": [_SCALAR.to_dict(), {"type": "array", "items": _SCALAR.to_dict()}]}
+                        {
+                            "anyOf": [
+                                _SCALAR.to_dict(),
+                                {"type": "array", "items": _SCALAR.to_dict()},
+                            ]
+                        }
                     )
                 )
             ),
             title="Query parameters",
-            description='Extra query parameters for a stream\'s list requests, by stream name, e.g. '
+            description="Extra query parameters for a stream's list requests, by stream name, e.g. "
             '{"posts": {"userId": 1}}; a list value repeats the parameter.',
         ),
     ).to_dict()

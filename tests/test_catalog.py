@@ -25,7 +25,10 @@ def discover(tmp_path, config: dict) -> dict:
     (tmp_path / "config.json").write_text(json.dumps(config))
     out = subprocess.run(
         [sys.executable, "-m", "tap_rest", "--config", str(tmp_path / "config.json"), "--discover"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     return json.loads(out.stdout)
 
@@ -89,8 +92,19 @@ def test_deselected_field_is_left_out(tmp_path, config) -> None:
 def test_about_markdown_needs_no_config() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "tap_rest", "--about", "--format=markdown"],
-        capture_output=True, text=True, check=True, timeout=120,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
-    for setting in ("jsonplaceholder_url", "pokeapi_url", "page_size", "request_timeout",
-                    "user_agent", "post_ids", "ability_ids", "query_params"):
+    for setting in (
+        "jsonplaceholder_url",
+        "pokeapi_url",
+        "page_size",
+        "request_timeout",
+        "user_agent",
+        "post_ids",
+        "ability_ids",
+        "query_params",
+    ):
         assert setting in out.stdout

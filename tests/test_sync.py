@@ -10,6 +10,7 @@ import pytest
 
 from tap_rest.sandbox import Sandbox
 from tests.conftest import DEFAULT_COUNTS, TapRun, run_tap
+from tests.test_catalog import discover, select
 
 
 def test_full_sync_emits_every_record_of_every_stream(full_run: TapRun) -> None:
@@ -48,7 +49,9 @@ def test_child_records_carry_their_parent_key(full_run: TapRun) -> None:
     records = full_run.records
     post_ids = {p["id"] for p in records["posts"]}
     assert {c["postId"] for c in records["post_comments"]} == post_ids
-    assert Counter(c["postId"] for c in records["post_comments"]) == Counter(dict.fromkeys(post_ids, 5))
+    assert Counter(c["postId"] for c in records["post_comments"]) == Counter(
+        dict.fromkeys(post_ids, 5)
+    )
     album_ids = {a["id"] for a in records["albums"]}
     assert {p["albumId"] for p in records["album_photos"]} == album_ids
     assert {d["id"] for d in records["ability_details"]} == {a["id"] for a in records["abilities"]}
@@ -106,12 +109,13 @@ def test_posts_by_id_fetch_each_post_and_its_comments(tmp_path, config, sandbox)
     assert [p["id"] for p in run.records["posts"]] == [1, 7]
     assert len(run.records["post_comments"]) == 10
     assert {c["postId"] for c in run.records["post_comments"]} == {1, 7}
-    assert "/posts/1" in sandbox.server.requests and "/posts/7" in sandbox.server.requests
+    assert "/posts/1" in sandbox.server.requests
+    assert "/posts/7" in sandbox.server.requests
     assert not any(p.startswith("/posts?") for p in sandbox.server.requests)
 
 
 def test_abilities_by_id_or_name(tmp_path, config, sandbox) -> None:
-    name = sandbox.server.replica.abilities.name(5)
+    name = sandbox.server.replica.data.ability_name(5)
     catalog = _catalog_selecting(tmp_path, config, {"abilities", "ability_details"})
     run = run_tap(tmp_path, {**config, "ability_ids": [3, name]}, catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
@@ -131,14 +135,19 @@ def test_query_params_filter_list_requests(tmp_path, config) -> None:
     assert len(run.records["posts"]) == 10
     assert {p["userId"] for p in run.records["posts"]} == {1}
     todos = run.records["todos"]
-    assert todos and {t["userId"] for t in todos} <= {2, 3} and all(t["completed"] for t in todos)
+    assert todos
+    assert {t["userId"] for t in todos} <= {2, 3}
+    assert all(t["completed"] for t in todos)
 
 
-def test_query_params_for_an_unknown_stream_fail_before_any_request(tmp_path, config, sandbox) -> None:
+def test_query_params_for_an_unknown_stream_fail_before_any_request(
+    tmp_path, config, sandbox
+) -> None:
     sandbox.server.requests.clear()
     run = run_tap(tmp_path, {**config, "query_params": {"postz": {"userId": 1}}})
     assert run.returncode != 0
-    assert "query_params" in run.stderr and "'postz'" in run.stderr
+    assert "query_params" in run.stderr
+    assert "'postz'" in run.stderr
     assert not run.of_type("RECORD")
     assert not sandbox.server.requests
 
@@ -158,6 +167,4 @@ def test_invalid_setting_is_named(tmp_path, config) -> None:
 
 
 def _catalog_selecting(tmp_path, config: dict, streams: set[str]) -> dict:
-    from tests.test_catalog import discover, select
-
     return select(discover(tmp_path, config), streams)

@@ -6,9 +6,11 @@ Records are computed from their id on demand (nothing is held in memory), so a s
 
 from __future__ import annotations
 
+import json
 import typing as t
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 Record = dict[str, t.Any]
 
@@ -24,7 +26,9 @@ _WORDS = (
     "odit fugit consequuntur magni dolores eos ratione sequi neque porro quisquam totam"
 ).split()
 _FIRST = "Leanne Ervin Clementine Patricia Chelsey Dennis Kurtis Nicholas Glenna Clementina".split()
-_LAST = "Graham Howell Bauch Lebsack Dietrich Schulist Weissnat Runolfsdottir Reichert DuBuque".split()
+_LAST = (
+    "Graham Howell Bauch Lebsack Dietrich Schulist Weissnat Runolfsdottir Reichert DuBuque".split()
+)
 _CITIES = "Gwenborough Wisokyburgh McKenziehaven SouthElvis Roscoeview Aliyaview Howemouth".split()
 _TLDS = ("biz", "tv", "net", "org", "info", "io", "com")
 
@@ -114,7 +118,12 @@ def _photo(i: int, scale: int) -> Record:
 
 def _todo(i: int, scale: int) -> Record:
     s = _mix(5, i)
-    return {"userId": (i - 1) // 20 + 1, "id": i, "title": _words(s, 2, 8), "completed": bool(s & 1)}
+    return {
+        "userId": (i - 1) // 20 + 1,
+        "id": i,
+        "title": _words(s, 2, 8),
+        "completed": bool(s & 1),
+    }
 
 
 def _user(i: int, scale: int) -> Record:
@@ -176,11 +185,30 @@ def record(resource: str, i: int, scale: int) -> Record:
 
 # --- PokeAPI --------------------------------------------------------------------------
 
-_LANGS = (("ja-hrkt", 1), ("ko", 3), ("zh-hant", 4), ("fr", 5), ("de", 6), ("es", 7),
-          ("it", 8), ("en", 9), ("ja", 11), ("zh-hans", 12))
-_VERSION_GROUPS = (("ruby-sapphire", 5), ("emerald", 6), ("firered-leafgreen", 7),
-                   ("diamond-pearl", 8), ("platinum", 9), ("black-white", 11), ("x-y", 15),
-                   ("sun-moon", 17), ("sword-shield", 20), ("scarlet-violet", 25))
+_LANGS = (
+    ("ja-hrkt", 1),
+    ("ko", 3),
+    ("zh-hant", 4),
+    ("fr", 5),
+    ("de", 6),
+    ("es", 7),
+    ("it", 8),
+    ("en", 9),
+    ("ja", 11),
+    ("zh-hans", 12),
+)
+_VERSION_GROUPS = (
+    ("ruby-sapphire", 5),
+    ("emerald", 6),
+    ("firered-leafgreen", 7),
+    ("diamond-pearl", 8),
+    ("platinum", 9),
+    ("black-white", 11),
+    ("x-y", 15),
+    ("sun-moon", 17),
+    ("sword-shield", 20),
+    ("scarlet-violet", 25),
+)
 _GENERATIONS = ("i", "ii", "iii", "iv", "v", "vi", "vii", "viii", "ix")
 _SYLLABLES = ("bl", "st", "dr", "sp", "ch", "gr", "tr", "sh", "cl", "fl", "m", "n", "r", "v")
 _VOWELS = ("a", "e", "i", "o", "u", "ee", "oo", "ai")
@@ -295,9 +323,104 @@ class Abilities:
             "pokemon": [
                 {
                     "is_hidden": bool(_mix(s, 50, k) & 1),
-                    "pokemon": res("pokemon", _ability_word(_mix(s, 51, k)), _mix(s, 52, k) % 1025 + 1),
+                    "pokemon": res(
+                        "pokemon", _ability_word(_mix(s, 51, k)), _mix(s, 52, k) % 1025 + 1
+                    ),
                     "slot": 1 + _mix(s, 53, k) % 3,
                 }
                 for k in range((s >> 13) % 6)
             ],
         }
+
+
+# --- datasets: generated, or the real public data for fidelity runs -----------------
+
+
+class Generated:
+    """The project's own deterministic data, at a scale."""
+
+    def __init__(self, scale: int = 1) -> None:
+        self.scale = scale
+        self.abilities = Abilities(scale)
+        self.ability_ids = self.abilities.ids
+
+    def count(self, resource: str) -> int:
+        """Return the size of a collection."""
+        return RESOURCES[resource].count(self.scale)
+
+    def get(self, resource: str, i: int) -> Record | None:
+        """Return record i, or None when there is none."""
+        return record(resource, i, self.scale) if 1 <= i <= self.count(resource) else None
+
+    def ids(
+        self, resource: str, parent_key: str | None = None, parent: int | None = None
+    ) -> t.Sequence[int]:
+        """Return the ids of a collection, or a superset of those whose parent key is parent."""
+        spec = RESOURCES[resource]
+        if parent is not None and parent_key == spec.parent_key:
+            return spec.parent_range(parent, self.scale)
+        return range(1, self.count(resource) + 1)
+
+    def ability_name(self, i: int) -> str:
+        """Return the name of ability i."""
+        return self.abilities.name(i)
+
+    def ability_lookup(self, key: str) -> int | None:
+        """Return the id of the ability with this id or name."""
+        return self.abilities.lookup(key)
+
+    def ability_detail(self, i: int, api: str) -> Record:
+        """Return ability i's detail record with URLs under api."""
+        return self.abilities.detail(i, api)
+
+
+class Fixtures:
+    """The real public data (``shared/fixtures``), served as the live APIs serve it."""
+
+    def __init__(self, folder: Path) -> None:
+        raw = json.loads((folder / "jsonplaceholder" / "data.json").read_text())
+        self.records: dict[str, dict[int, Record]] = {
+            name: {r["id"]: r for r in raw[name]} for name in RESOURCES
+        }
+        ability_dir = folder / "pokeapi" / "ability"
+        index = json.loads((ability_dir / "index.json").read_text())
+        self.ability_ids = [int(r["url"].rstrip("/").rsplit("/", 1)[-1]) for r in index["results"]]
+        self._names = {
+            i: r["name"] for i, r in zip(self.ability_ids, index["results"], strict=True)
+        }
+        self._by_name = {n: i for i, n in self._names.items()}
+        self._detail_text = {
+            i: (ability_dir / str(i) / "index.json").read_text() for i in self.ability_ids
+        }
+
+    def count(self, resource: str) -> int:
+        """Return the size of a collection."""
+        return len(self.records[resource])
+
+    def get(self, resource: str, i: int) -> Record | None:
+        """Return record i, or None when there is none."""
+        return self.records[resource].get(i)
+
+    def ids(
+        self, resource: str, parent_key: str | None = None, parent: int | None = None
+    ) -> t.Sequence[int]:
+        """Return every id of a collection, in the API's order."""
+        return list(self.records[resource])
+
+    def ability_name(self, i: int) -> str:
+        """Return the name of ability i."""
+        return self._names[i]
+
+    def ability_lookup(self, key: str) -> int | None:
+        """Return the id of the ability with this id or name."""
+        if key.isdigit():
+            return int(key) if int(key) in self._names else None
+        return self._by_name.get(key)
+
+    def ability_detail(self, i: int, api: str) -> Record:
+        """Return ability i's detail record with absolute URLs, as the live API sends them."""
+        text = self._detail_text[i].replace('"/api/v2/', f'"{api}/')
+        return t.cast("Record", json.loads(text))
+
+
+Dataset = Generated | Fixtures

@@ -1,7 +1,7 @@
 """A local replica of jsonplaceholder and PokeAPI, on 127.0.0.1 only.
 
-jsonplaceholder is served at the root (``/posts``), PokeAPI under ``/api/v2`` (``/api/v2/ability/``),
-both with the real paths, shapes, default counts and paging quirks.
+jsonplaceholder is served at the root (``/posts``), PokeAPI under ``/api/v2``
+(``/api/v2/ability/``), both with the real paths, shapes, default counts and paging quirks.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import sys
 import threading
 import typing as t
 from collections import Counter
-from functools import lru_cache
-from http import HTTPStatus
+from functools import lru_cache, partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import FrameType
 from urllib.parse import parse_qs, urlsplit
 
@@ -50,6 +50,17 @@ def _text(value: t.Any) -> str:
     return str(value)
 
 
+def _sort_key(value: t.Any) -> tuple[int, t.Any]:
+    """Order numbers numerically and everything else as text, as lodash's orderBy does."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, _text(value))
+
+
+def _field_sort_key(field: str, rec: data.Record) -> tuple[int, t.Any]:
+    return _sort_key(_get(rec, field))
+
+
 def _matches(rec: data.Record, filters: list[tuple[str, str, list[str]]]) -> bool:
     for field, op, values in filters:
         value = _get(rec, field)
@@ -80,12 +91,10 @@ def _int(value: str | None, default: int | None = None) -> int | None:
 
 
 class _Replica:
-    """Answers requests for both APIs at one scale; every answer is a pure function of the URL."""
+    """Answers requests for both APIs from a dataset; every answer is a pure function of the URL."""
 
-    def __init__(self, scale: int) -> None:
-        self.scale = scale
-        self.abilities = data.Abilities(scale)
-        self.ability_ids = self.abilities.ids
+    def __init__(self, dataset: data.Dataset) -> None:
+        self.data = dataset
         self.respond = lru_cache(maxsize=4096)(self._respond)
 
     def _respond(self, host: str, target: str) -> Response:
@@ -101,21 +110,26 @@ class _Replica:
         parts = [p for p in path.split("/") if p]
         resource = data.RESOURCES.get(parts[0]) if parts else None
         if resource is None or len(parts) > 3:
-            return 404, [("Content-Type", "text/html; charset=utf-8")], f"Cannot GET {path}".encode()
+            return (
+                404,
+                [("Content-Type", "text/html; charset=utf-8")],
+                f"Cannot GET {path}".encode(),
+            )
         if len(parts) == 1:
             return self._list(resource, full_url, query)
         key = _int(parts[1])
         if len(parts) == 2:
-            if key is None or not 1 <= key <= resource.count(self.scale):
-                return _json(404, {})
-            return _json(200, data.record(resource.name, key, self.scale))
+            found = self.data.get(resource.name, key) if key is not None else None
+            return _json(200, found) if found is not None else _json(404, {})
         nested_key = data.NESTED.get((resource.name, parts[2]))
         if nested_key is None:
             return _json(404, {})
         query = {**query, nested_key: [parts[1]]}
         return self._list(data.RESOURCES[parts[2]], full_url, query)
 
-    def _list(self, resource: data.Resource, full_url: str, query: dict[str, list[str]]) -> Response:
+    def _list(
+        self, resource: data.Resource, full_url: str, query: dict[str, list[str]]
+    ) -> Response:
         filters: list[tuple[str, str, list[str]]] = []
         for key, values in query.items():
             if key.startswith("_") or key == "q":
@@ -123,17 +137,19 @@ class _Replica:
             op = next((s for s in _FILTER_SUFFIXES if key.endswith(s)), "eq")
             filters.append((key[: -len(op)] if op != "eq" else key, op, values))
 
-        ids: t.Sequence[int] = range(1, resource.count(self.scale) + 1)
+        # Narrow the candidates by an id or parent-key filter; all filters still apply below.
+        ids: t.Sequence[int] = self.data.ids(resource.name)
         for field, op, values in filters:
-            if op != "eq" or len(values) != 1 or _int(values[0]) is None:
+            value = _int(values[0]) if op == "eq" and len(values) == 1 else None
+            if value is None:
                 continue
             if field == "id":
-                ids = [i for i in [int(values[0])] if 1 <= i <= resource.count(self.scale)]
+                ids = [value] if self.data.get(resource.name, value) is not None else []
             elif field == resource.parent_key:
-                ids = resource.parent_range(int(values[0]), self.scale)
+                ids = self.data.ids(resource.name, field, value)
 
         def rec(i: int) -> data.Record:
-            return data.record(resource.name, i, self.scale)
+            return t.cast("data.Record", self.data.get(resource.name, i))
 
         sort = query.get("_sort", [""])[0]
         rows: list[data.Record] | None = None
@@ -143,7 +159,7 @@ class _Replica:
                 orders = query.get("_order", ["asc"])[0].split(",")
                 for n, field in reversed(list(enumerate(sort.split(",")))):
                     desc = (orders[n] if n < len(orders) else orders[-1]) == "desc"
-                    rows.sort(key=lambda r, f=field: _text(_get(r, f)), reverse=desc)
+                    rows.sort(key=partial(_field_sort_key, field), reverse=desc)
         total = len(rows) if rows is not None else len(ids)
 
         def window(start: int, end: int) -> list[data.Record]:
@@ -181,15 +197,15 @@ class _Replica:
         if parts[0] != "ability" or len(parts) > 2:
             return 404, [("Content-Type", "text/plain")], b"Not Found"
         if len(parts) == 2:
-            found = self.abilities.lookup(parts[1].lower())
+            found = self.data.ability_lookup(parts[1].lower())
             if found is None:
                 return 404, [("Content-Type", "text/plain")], b"Not Found"
-            return _json(200, self.abilities.detail(found, api))
-        count = len(self.ability_ids)
+            return _json(200, self.data.ability_detail(found, api))
+        count = len(self.data.ability_ids)
         offset = max(_int(query.get("offset", [None])[0], 0) or 0, 0)
         limit = _int(query.get("limit", [None])[0], 20)
         limit = 20 if limit is None or limit < 0 else limit
-        page_ids = self.ability_ids[offset : offset + limit]
+        page_ids = self.data.ability_ids[offset : offset + limit]
         nxt = f"{api}/ability/?offset={offset + limit}&limit={limit}"
         prev = f"{api}/ability/?offset={max(offset - limit, 0)}&limit={limit}"
         return _json(
@@ -199,7 +215,8 @@ class _Replica:
                 "next": nxt if limit and offset + limit < count else None,
                 "previous": prev if offset > 0 else None,
                 "results": [
-                    {"name": self.abilities.name(i), "url": f"{api}/ability/{i}/"} for i in page_ids
+                    {"name": self.data.ability_name(i), "url": f"{api}/ability/{i}/"}
+                    for i in page_ids
                 ],
             },
         )
@@ -211,7 +228,7 @@ def _links(full_url: str, page: int, limit: int, n_items: int, total: int) -> st
     json-server rewrites the first ``page=<current>`` in the URL it was called with, sends no
     links for a page that is empty or holds everything, and an empty header in those cases.
     """
-    if n_items == 0 or n_items == total:
+    if n_items in (0, total):
         return ""
     rels = {"first": 1}
     if page > 1:
@@ -230,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # TCP_NODELAY: small responses go out at once
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         """Answer a GET from the replica."""
         host = self.headers.get("Host") or f"{HOST}:{self.server.server_port}"
         self.server.count(self.path)
@@ -242,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: t.Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: t.Any) -> None:
         """Log requests only when asked to."""
         if self.server.verbose:
             super().log_message(format, *args)
@@ -255,9 +272,11 @@ class SandboxServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, port: int = 0, *, scale: int = 1, verbose: bool = False) -> None:
+    def __init__(
+        self, port: int = 0, *, dataset: data.Dataset | None = None, verbose: bool = False
+    ) -> None:
         super().__init__((HOST, port), _Handler)
-        self.replica = _Replica(scale)
+        self.replica = _Replica(dataset or data.Generated())
         self.verbose = verbose
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -271,8 +290,10 @@ class SandboxServer(ThreadingHTTPServer):
 class Sandbox:
     """The sandbox running in a background thread: ``with Sandbox() as sb: sb.url``."""
 
-    def __init__(self, port: int = 0, *, scale: int = 1, verbose: bool = False) -> None:
-        self.server = SandboxServer(port, scale=scale, verbose=verbose)
+    def __init__(
+        self, port: int = 0, *, dataset: data.Dataset | None = None, verbose: bool = False
+    ) -> None:
+        self.server = SandboxServer(port, dataset=dataset, verbose=verbose)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -309,12 +330,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--scale", type=int, default=1, help="multiply every collection's size (100: 10,000 posts)"
     )
+    parser.add_argument(
+        "--fixtures",
+        type=Path,
+        help="serve the real public data in this folder (shared/fixtures), not generated data",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
     if args.scale < 1:
         parser.error("--scale must be at least 1")
     try:
-        server = SandboxServer(args.port, scale=args.scale, verbose=args.verbose)
+        dataset = data.Fixtures(args.fixtures) if args.fixtures else data.Generated(args.scale)
+    except (OSError, ValueError, KeyError) as exc:
+        parser.error(f"--fixtures {args.fixtures}: cannot read the real data: {exc}")
+    try:
+        server = SandboxServer(args.port, dataset=dataset, verbose=args.verbose)
     except OSError as exc:
         parser.exit(1, f"tap-rest-sandbox: cannot listen on {HOST}:{args.port}: {exc}\n")
 
@@ -325,7 +355,8 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGINT, stop)
     origin = f"http://{HOST}:{server.server_port}"
     print(
-        f"tap-rest-sandbox listening on {origin} (scale {args.scale}): "
+        f"tap-rest-sandbox listening on {origin} "
+        f"({'real data' if args.fixtures else f'scale {args.scale}'}): "
         f"jsonplaceholder at {origin}, PokeAPI at {origin}{POKEAPI_PREFIX}",
         flush=True,
     )

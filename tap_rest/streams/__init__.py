@@ -14,4 +14,14 @@ from tap_rest.streams.pokeapi import Abilities, AbilityDetails
 
 STREAM_TYPES = (Posts, PostComments, Albums, AlbumPhotos, Todos, Users, Abilities, AbilityDetails)
 
-__all__ = ["STREAM_TYPES", *(cls.__name__ for cls in STREAM_TYPES)]
+__all__ = [
+    "STREAM_TYPES",
+    "Abilities",
+    "AbilityDetails",
+    "AlbumPhotos",
+    "Albums",
+    "PostComments",
+    "Posts",
+    "Todos",
+    "Users",
+]

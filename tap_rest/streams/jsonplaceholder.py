@@ -122,7 +122,9 @@ class Users(_JsonPlaceholderStream):
                 # jsonplaceholder sends coordinates as strings ("-37.3159").
                 th.Property(
                     "geo",
-                    th.ObjectType(th.Property("lat", th.StringType), th.Property("lng", th.StringType)),
+                    th.ObjectType(
+                        th.Property("lat", th.StringType), th.Property("lng", th.StringType)
+                    ),
                 ),
             ),
         ),

@@ -1,0 +1,140 @@
+"""Paginator classes on real requests.Response objects."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from singer_sdk.streams.rest import HTTPRequest
+
+from tap_rest.pagination import (
+    BodyNextLinkPaginator,
+    LinkHeaderPaginator,
+    PageRequest,
+    PaginationLoopError,
+    SinglePagePaginator,
+    parse_link_header,
+    resolve_url,
+)
+
+
+def response(url: str, body: object = None, headers: dict | None = None) -> requests.Response:
+    resp = requests.Response()
+    resp.status_code = 200
+    resp.url = url
+    resp._content = json.dumps(body if body is not None else []).encode()
+    resp.headers.update(headers or {})
+    return resp
+
+
+def test_page_request_sets_params_or_follows_a_url() -> None:
+    req = HTTPRequest(url="https://api.test/posts", params={"userId": 1})
+    PageRequest.with_params({"_page": 1, "_limit": 10}).apply(req)
+    assert req.url == "https://api.test/posts"
+    assert req.params == {"userId": 1, "_page": 1, "_limit": 10}
+    PageRequest(url="https://api.test/posts?userId=1&_page=2&_limit=10").apply(req)
+    assert req.url == "https://api.test/posts?userId=1&_page=2&_limit=10"
+    assert req.params == {}
+
+
+def test_resolve_url_handles_relative_links_and_never_downgrades_https() -> None:
+    base = "https://jsonplaceholder.typicode.com/posts?_page=1&_limit=10"
+    assert (
+        resolve_url(base, "/posts?_page=2") == "https://jsonplaceholder.typicode.com/posts?_page=2"
+    )
+    assert resolve_url(base, "?_page=3") == "https://jsonplaceholder.typicode.com/posts?_page=3"
+    # json-server behind a TLS proxy writes http:// links
+    assert (
+        resolve_url(base, "http://jsonplaceholder.typicode.com/posts?_page=2&_limit=10")
+        == "https://jsonplaceholder.typicode.com/posts?_page=2&_limit=10"
+    )
+    assert resolve_url(base, "http://elsewhere.test/x") == "http://elsewhere.test/x"
+    assert resolve_url("http://127.0.0.1:8/a", "http://127.0.0.1:8/b") == "http://127.0.0.1:8/b"
+
+
+def test_parse_link_header_reads_several_rels_quoted_params_and_relative_targets() -> None:
+    header = (
+        '<https://api.test/items?page=2>; rel="next", '
+        '</items?page=9>; rel="last"; title="the, last; page", '
+        "<https://api.test/items?page=1>; rel=first, "
+        '<https://api.test/items?page=3>; rel="next nofollow"; type="application/json"'
+    )
+    links = parse_link_header(header)
+    assert [target for target, _ in links] == [
+        "https://api.test/items?page=2",
+        "/items?page=9",
+        "https://api.test/items?page=1",
+        "https://api.test/items?page=3",
+    ]
+    assert links[1][1] == {"rel": "last", "title": "the, last; page"}
+    assert links[2][1] == {"rel": "first"}
+    assert parse_link_header("") == []
+
+
+def test_link_header_paginator_follows_rel_next() -> None:
+    paginator = LinkHeaderPaginator(
+        first=PageRequest.with_params({"_page": 1}), stream_name="posts"
+    )
+    assert paginator.current_value == PageRequest(params=(("_page", 1),))
+    link = '<http://127.0.0.1:8/posts?_page=1>; rel="first", </posts?_page=2>; rel="next"'
+    paginator.advance(response("http://127.0.0.1:8/posts?_page=1", headers={"Link": link}))
+    assert paginator.current_value == PageRequest(url="http://127.0.0.1:8/posts?_page=2")
+    assert not paginator.finished
+    paginator.advance(response("http://127.0.0.1:8/posts?_page=2", headers={"Link": ""}))
+    assert paginator.finished
+    assert paginator.count == 2
+
+
+def test_link_header_paginator_matches_rel_in_a_list_of_rels() -> None:
+    paginator = LinkHeaderPaginator(stream_name="s")
+    link = '<https://api.test/x?p=2>; rel="nofollow NEXT"'
+    paginator.advance(response("https://api.test/x", headers={"Link": link}))
+    assert paginator.current_value.url == "https://api.test/x?p=2"
+
+
+def test_body_next_link_paginator_follows_next_until_null() -> None:
+    paginator = BodyNextLinkPaginator(
+        "$.next", PageRequest.with_params({"offset": 0}), stream_name="a"
+    )
+    paginator.advance(
+        response("https://p.test/api/v2/ability/", {"next": "/api/v2/ability/?offset=20"})
+    )
+    assert paginator.current_value.url == "https://p.test/api/v2/ability/?offset=20"
+    paginator.advance(response("https://p.test/api/v2/ability/?offset=20", {"next": None}))
+    assert paginator.finished
+
+
+def test_a_repeated_next_link_is_a_loop_error_naming_stream_and_url() -> None:
+    paginator = BodyNextLinkPaginator("$.next", stream_name="abilities")
+    paginator.advance(response("https://p.test/a?o=0", {"next": "https://p.test/a?o=20"}))
+    paginator.advance(response("https://p.test/a?o=20", {"next": "https://p.test/a?o=40"}))
+    with pytest.raises(
+        PaginationLoopError, match=r"stream 'abilities'.*https://p\.test/a\?o=40.*o=20"
+    ):
+        paginator.advance(response("https://p.test/a?o=40", {"next": "https://p.test/a?o=20"}))
+
+
+def test_a_link_back_to_the_first_page_is_a_loop() -> None:
+    first = PageRequest(url="https://p.test/a")
+    paginator = BodyNextLinkPaginator("$.next", first, stream_name="s")
+    with pytest.raises(PaginationLoopError):
+        paginator.advance(response("https://p.test/a", {"next": "https://p.test/a"}))
+
+
+def test_max_pages_caps_every_paginator() -> None:
+    paginator = BodyNextLinkPaginator("$.next", stream_name="s", max_pages=2)
+    paginator.advance(response("https://p.test/a", {"next": "/a?o=1"}))
+    assert not paginator.finished
+    paginator.advance(response("https://p.test/a?o=1", {"next": "/a?o=2"}))
+    assert paginator.finished
+    assert paginator.capped
+
+
+def test_single_page_paginator_stops_after_one_page() -> None:
+    paginator = SinglePagePaginator(stream_name="s")
+    paginator.advance(
+        response("https://p.test/a", {"next": "/a?o=1"}, {"Link": '</b>; rel="next"'})
+    )
+    assert paginator.finished
+    assert not paginator.capped
