@@ -1,0 +1,70 @@
+"""The README's usage examples, run as written: settings table, env config, stream maps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+from tests.conftest import ROOT, run_tap
+from tests.test_catalog import discover, select
+
+
+def test_readme_settings_table_is_current() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "update_readme.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_config_from_environment_variables(tmp_path, sandbox) -> None:
+    env = {
+        **os.environ,
+        "TAP_REST_JSONPLACEHOLDER_URL": sandbox.url,
+        "TAP_REST_POKEAPI_URL": sandbox.pokeapi_url,
+        "TAP_REST_POST_IDS": "[2, 3]",
+    }
+    catalog = select(discover(tmp_path, {"jsonplaceholder_url": sandbox.url}), {"posts"})
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tap_rest",
+            "--config",
+            "ENV",
+            "--catalog",
+            str(tmp_path / "catalog.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    records = [json.loads(line) for line in proc.stdout.splitlines() if '"RECORD"' in line]
+    assert [r["record"]["id"] for r in records] == [2, 3]
+
+
+def test_stream_maps_filter_and_hash(tmp_path, config) -> None:
+    maps = {
+        "posts": {"__filter__": "userId <= 2"},
+        "post_comments": {"email": "md5(email)"},
+    }
+    catalog = select(discover(tmp_path, config), {"posts", "post_comments"})
+    plain = run_tap(tmp_path, config, catalog=catalog)
+    mapped = run_tap(tmp_path, {**config, "stream_maps": maps}, catalog=catalog)
+    assert mapped.returncode == 0, mapped.stderr[-2000:]
+    assert {p["userId"] for p in mapped.records["posts"]} == {1, 2}
+    assert len(mapped.records["posts"]) == 20
+    first_plain, first_mapped = (
+        plain.records["post_comments"][0],
+        mapped.records["post_comments"][0],
+    )
+    assert first_mapped["email"] == hashlib.md5(first_plain["email"].encode()).hexdigest()
