@@ -45,6 +45,7 @@ class TapRestStream(RESTStream[PageRequest]):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._schema_sent = False
+        self._fetched_ids: set[t.Any] = set()
 
     @property
     def url_base(self) -> str:
@@ -71,7 +72,7 @@ class TapRestStream(RESTStream[PageRequest]):
     def partitions(self) -> list[dict] | None:
         """Partition by entity id when ids are configured."""
         ids = self.entity_ids
-        return [{"id": i} for i in ids] if ids else super().partitions
+        return [{"id": i} for i in dict.fromkeys(ids)] if ids else super().partitions
 
     def get_url(self, context: Context | None) -> str:
         """Return the entity URL when fetching by id, else the list URL."""
@@ -127,6 +128,16 @@ class TapRestStream(RESTStream[PageRequest]):
                 f"{response.text[:_BODY_EXCERPT]!r}"
             )
             raise FatalAPIError(msg) from exc
+
+    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
+        """Yield the records, once per entity when ids are configured (an id and its name)."""
+        for record in super().get_records(context):
+            if self.entity_ids:
+                if record.get("id") in self._fetched_ids:
+                    self.logger.info("Skipping %s %s: already fetched", self.name, context)
+                    continue
+                self._fetched_ids.add(record.get("id"))
+            yield record
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Make every child record carry its parent's key."""

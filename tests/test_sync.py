@@ -117,7 +117,8 @@ def test_posts_by_id_fetch_each_post_and_its_comments(tmp_path, config, sandbox)
 def test_abilities_by_id_or_name(tmp_path, config, sandbox) -> None:
     name = sandbox.server.replica.data.ability_name(5)
     catalog = _catalog_selecting(tmp_path, config, {"abilities", "ability_details"})
-    run = run_tap(tmp_path, {**config, "ability_ids": [3, name]}, catalog=catalog)
+    config = {**config, "ability_ids": [3, name, "3", 5]}
+    run = run_tap(tmp_path, config, catalog=catalog)
     assert run.returncode == 0, run.stderr[-2000:]
     assert [(a["id"], a["url"]) for a in run.records["abilities"]] == [
         (3, f"{sandbox.pokeapi_url}/ability/3/"),
