@@ -3,20 +3,33 @@
 from __future__ import annotations
 
 import typing as t
+from http import HTTPStatus
 from urllib.parse import quote
 
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
+from tap_rest.auth import OAuth2ClientCredentials, redact_url
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
 
 if t.TYPE_CHECKING:
     import requests
+    from singer_sdk.authenticators import APIAuthenticatorBase
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
+    from tap_rest.tap import TapRest
+
 _BODY_EXCERPT = 300
+
+
+class APIStatusError(FatalAPIError):
+    """A 4xx answer that retrying will not fix."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
 
 
 def _query_value(value: t.Any) -> t.Any:
@@ -53,6 +66,11 @@ class TapRestStream(RESTStream[PageRequest]):
         return str(self.config[self.url_setting]).rstrip("/")
 
     @property
+    def authenticator(self) -> APIAuthenticatorBase:
+        """Return the tap's authenticator, shared by every stream."""
+        return t.cast("TapRest", self._tap).authenticator
+
+    @property
     def http_headers(self) -> dict:
         """Ask for JSON."""
         return {"Accept": "application/json"}
@@ -84,7 +102,9 @@ class TapRestStream(RESTStream[PageRequest]):
         """Return a fresh paginator for the list, or a single page when fetching by id."""
         if self.entity_ids:
             return SinglePagePaginator(stream_name=self.name)
-        return self.list_paginator()
+        paginator = self.list_paginator()
+        paginator.max_pages = self.config.get("max_pages") or paginator.max_pages
+        return paginator
 
     def list_paginator(self) -> GuardedPaginator:
         """Return the paginator for this stream's list requests."""
@@ -122,8 +142,8 @@ class TapRestStream(RESTStream[PageRequest]):
             return response.json()
         except ValueError as exc:
             msg = (
-                f"Stream '{self.name}': {response.request.method} {response.url} returned "
-                f"{response.status_code} with a body that is not JSON "
+                f"Stream '{self.name}': {response.request.method} {self.redact(response.url)} "
+                f"returned {response.status_code} with a body that is not JSON "
                 f"(Content-Type: {response.headers.get('Content-Type', 'none')}): "
                 f"{response.text[:_BODY_EXCERPT]!r}"
             )
@@ -151,19 +171,41 @@ class TapRestStream(RESTStream[PageRequest]):
         return {self.child_context_key: record["id"]}
 
     def validate_response(self, response: requests.Response) -> None:
-        """Raise a retriable or fatal error naming the stream, URL, status and body."""
-        try:
-            super().validate_response(response)
-        except RetriableAPIError as exc:
-            raise RetriableAPIError(self.response_error_message(response), response) from exc
+        """Raise a retriable (5xx, 429) or fatal (other 4xx) error naming stream, URL and status."""
+        status = response.status_code
+        if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            raise RetriableAPIError(self.response_error_message(response), response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise APIStatusError(self.response_error_message(response), status)
 
     def response_error_message(self, response: requests.Response) -> str:
-        """Describe a failed response: stream, method, URL, status and a body excerpt."""
-        body = response.text[:_BODY_EXCERPT].strip()
+        """Describe a failed response: stream, method, redacted URL, status and a body excerpt."""
+        body = " ".join(response.text[:_BODY_EXCERPT].split())
         return (
-            f"Stream '{self.name}': {response.request.method} {response.url} returned "
-            f"{response.status_code} {response.reason}" + (f": {body}" if body else "")
+            f"Stream '{self.name}': {response.request.method} {self.redact(response.url)} "
+            f"returned {response.status_code} {response.reason}" + (f": {body}" if body else "")
         )
+
+    def redact(self, url: str) -> str:
+        """Return a URL fit for a log line: the API key and other secrets in its query hidden."""
+        auth = self.config.get("auth") or {}
+        return redact_url(url, [auth["name"]] if auth.get("location") == "query" else [])
+
+    def _request(
+        self, prepared_request: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """Send a request; on a 401 under OAuth, fetch a new token and try once more."""
+        try:
+            return super()._request(prepared_request, context)
+        except APIStatusError as exc:
+            auth = self.authenticator
+            if exc.status_code != HTTPStatus.UNAUTHORIZED or not isinstance(
+                auth, OAuth2ClientCredentials
+            ):
+                raise
+            self.logger.warning("%s; fetching a new OAuth token and retrying once", exc)
+            auth.invalidate()
+            return super()._request(prepared_request, context)
 
     def _write_schema_message(self) -> None:
         """Send this stream's SCHEMA once per run, not once per parent record."""

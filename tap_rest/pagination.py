@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import typing as t
 from dataclasses import dataclass, field
@@ -11,9 +12,14 @@ from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseAPIPaginator
 
+from tap_rest.auth import redact_url
+
 if t.TYPE_CHECKING:
     import requests
     from singer_sdk.streams.rest import HTTPRequest
+
+
+logger = logging.getLogger("tap-rest")
 
 
 class PaginationLoopError(FatalAPIError):
@@ -71,31 +77,35 @@ class GuardedPaginator(BaseAPIPaginator[PageRequest]):
         super().__init__(first or PageRequest())
         self.stream_name = stream_name
         self.max_pages = max_pages
+        #: whether paging stopped at max_pages while the API had more
+        self.capped = False
         self._seen: set[PageRequest] = {self._value}
 
     def advance(self, response: requests.Response) -> None:
         """Move to the next page, or finish; raise PaginationLoopError on a repeated page."""
         self._page_count += 1
-        if self.max_pages is not None and self._page_count >= self.max_pages:
-            self._finished = True
-            return
         nxt = self.get_next(response) if self.has_more(response) else None
         if nxt is None:
             self._finished = True
             return
+        if self.max_pages is not None and self._page_count >= self.max_pages:
+            logger.warning(
+                "Stream '%s' stopped at its cap of %d pages; the API has more (next: %s)",
+                self.stream_name,
+                self.max_pages,
+                redact_url(str(nxt)),
+            )
+            self._finished = self.capped = True
+            return
         if nxt in self._seen:
             msg = (
                 f"Pagination loop in stream '{self.stream_name}': the response from "
-                f"{response.url} points to page '{nxt}', which was already requested"
+                f"{redact_url(response.url)} points to page '{redact_url(str(nxt))}', "
+                "which was already requested"
             )
             raise PaginationLoopError(msg)
         self._seen.add(nxt)
         self._value = nxt
-
-    @property
-    def capped(self) -> bool:
-        """Tell whether pagination stopped at the page cap rather than at the last page."""
-        return self.max_pages is not None and self._page_count >= self.max_pages
 
 
 class SinglePagePaginator(GuardedPaginator):
@@ -165,3 +175,130 @@ class LinkHeaderPaginator(NextUrlPaginator):
             if self.rel in params.get("rel", "").lower().split():
                 return target
         return None
+
+
+def _first(jsonpath: str, body: t.Any) -> t.Any:
+    """Return the first value at a JSONPath, or None."""
+    return next(iter(extract_jsonpath(jsonpath, body)), None)
+
+
+def _count(jsonpath: str, body: t.Any) -> int:
+    """Return how many records a body holds at a JSONPath."""
+    return sum(1 for _ in extract_jsonpath(jsonpath, body))
+
+
+class OffsetPaginator(GuardedPaginator):
+    """``offset``/``limit`` paging: stops at the reported total, else at a short or empty page.
+
+    The offset advances by the records actually received, so a server that caps ``limit`` below
+    the page size asked for skips nothing when it reports a total.
+    """
+
+    def __init__(
+        self,
+        page_size: int,
+        *,
+        offset_param: str = "offset",
+        limit_param: str = "limit",
+        records_path: str = "$[*]",
+        total_path: str | None = None,
+        stop_on_short_page: bool = True,
+        start: int = 0,
+        **kw: t.Any,
+    ) -> None:
+        self.page_size, self.offset_param, self.limit_param = page_size, offset_param, limit_param
+        self.records_path, self.total_path = records_path, total_path
+        self.stop_on_short_page = stop_on_short_page
+        self.offset = start
+        super().__init__(self._page(start), **kw)
+
+    def _page(self, offset: int) -> PageRequest:
+        return PageRequest.with_params(
+            {self.offset_param: offset, self.limit_param: self.page_size}
+        )
+
+    def get_next(self, response: requests.Response) -> PageRequest | None:
+        """Return the next offset, or None after the last page."""
+        body = response.json()
+        received = _count(self.records_path, body)
+        total = _first(self.total_path, body) if self.total_path else None
+        if received == 0:
+            return None
+        self.offset += received
+        if total is not None:
+            return self._page(self.offset) if self.offset < int(total) else None
+        if self.stop_on_short_page and received < self.page_size:
+            return None
+        return self._page(self.offset)
+
+
+class PageNumberPaginator(GuardedPaginator):
+    """Page-number paging: stops at ``total_pages`` if the body gives it, else at an empty page."""
+
+    def __init__(
+        self,
+        page_size: int | None = None,
+        *,
+        page_param: str = "page",
+        size_param: str | None = "per_page",
+        records_path: str = "$[*]",
+        total_pages_path: str | None = None,
+        start: int = 1,
+        **kw: t.Any,
+    ) -> None:
+        self.page_size, self.page_param, self.size_param = page_size, page_param, size_param
+        self.records_path, self.total_pages_path = records_path, total_pages_path
+        self.page = start
+        super().__init__(self._page(start), **kw)
+
+    def _page(self, page: int) -> PageRequest:
+        params: dict[str, t.Any] = {self.page_param: page}
+        if self.size_param and self.page_size:
+            params[self.size_param] = self.page_size
+        return PageRequest.with_params(params)
+
+    def get_next(self, response: requests.Response) -> PageRequest | None:
+        """Return the next page number, or None after the last page."""
+        body = response.json()
+        if _count(self.records_path, body) == 0:
+            return None
+        total_pages = _first(self.total_pages_path, body) if self.total_pages_path else None
+        if total_pages is not None and self.page >= int(total_pages):
+            return None
+        self.page += 1
+        return self._page(self.page)
+
+
+class CursorPaginator(GuardedPaginator):
+    """Cursor paging: the token at a JSONPath goes back in a query parameter.
+
+    Stops when the token is missing or empty, or when the optional has-more flag is false.
+    """
+
+    def __init__(
+        self,
+        cursor_path: str,
+        cursor_param: str,
+        *,
+        has_more_path: str | None = None,
+        limit_param: str | None = None,
+        page_size: int | None = None,
+        **kw: t.Any,
+    ) -> None:
+        self.cursor_path, self.cursor_param, self.has_more_path = (
+            cursor_path,
+            cursor_param,
+            has_more_path,
+        )
+        self.fixed = {limit_param: page_size} if limit_param and page_size else {}
+        super().__init__(PageRequest.with_params(self.fixed), **kw)
+
+    def get_next(self, response: requests.Response) -> PageRequest | None:
+        """Return the request for the next cursor, or None after the last page."""
+        body = response.json()
+        if self.has_more_path and not _first(self.has_more_path, body):
+            return None
+        cursor = _first(self.cursor_path, body)
+        if cursor is None or cursor == "":
+            return None
+        return PageRequest.with_params({**self.fixed, self.cursor_param: cursor})

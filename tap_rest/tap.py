@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import typing as t
+from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
+from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import ConfigValidationError
 
+from tap_rest.auth import (
+    Redactor,
+    auth_problems,
+    build_authenticator,
+    install_redaction,
+    secret_values,
+)
 from tap_rest.streams import STREAM_TYPES
 
 try:
@@ -16,6 +26,49 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 _SCALAR = th.CustomType({"type": ["string", "integer", "number", "boolean"]})
+
+AUTH = th.DiscriminatedUnion(
+    "type",
+    none=th.ObjectType(additional_properties=False),
+    api_key=th.ObjectType(
+        th.Property(
+            "name", th.StringType, required=True, description="Header or query parameter name."
+        ),
+        th.Property("value", th.StringType, required=True, secret=True, description="The API key."),
+        th.Property(
+            "location",
+            th.StringType,
+            allowed_values=["header", "query"],
+            description="Send the key in a header (the default) or as a query parameter.",
+        ),
+        additional_properties=False,
+    ),
+    bearer=th.ObjectType(
+        th.Property("token", th.StringType, required=True, secret=True, description="The token."),
+        additional_properties=False,
+    ),
+    basic=th.ObjectType(
+        th.Property("username", th.StringType, required=True, description="User name."),
+        th.Property("password", th.StringType, required=True, secret=True, description="Password."),
+        additional_properties=False,
+    ),
+    oauth2_client_credentials=th.ObjectType(
+        th.Property("token_url", th.URIType, required=True, description="The token endpoint."),
+        th.Property("client_id", th.StringType, required=True, description="OAuth client id."),
+        th.Property(
+            "client_secret", th.StringType, required=True, secret=True, description="Client secret."
+        ),
+        th.Property("scopes", th.ArrayType(th.StringType), description="Scopes to ask for."),
+        th.Property("audience", th.StringType, description="Audience (Auth0 and the like)."),
+        th.Property(
+            "refresh_margin",
+            th.NumberType(minimum=0),
+            description="Refresh the token this many seconds before it expires "
+            "(default 60, at most half its lifetime).",
+        ),
+        additional_properties=False,
+    ),
+)
 
 
 class TapRest(Tap):
@@ -47,6 +100,13 @@ class TapRest(Tap):
             title="Page size",
             description="Records asked for per list request "
             "(_limit on jsonplaceholder, limit on PokeAPI).",
+        ),
+        th.Property(
+            "max_pages",
+            th.IntegerType(minimum=1),
+            title="Max pages",
+            description="Stop each list after this many pages (a warning says when more remain); "
+            "unset: no cap.",
         ),
         th.Property(
             "request_timeout",
@@ -95,11 +155,37 @@ class TapRest(Tap):
             description="Extra query parameters for a stream's list requests, by stream name, e.g. "
             '{"posts": {"userId": 1}}; a list value repeats the parameter.',
         ),
+        th.Property(
+            "auth",
+            AUTH,
+            title="Authentication",
+            description="How requests authenticate: an object whose type is none, api_key "
+            "(name, value, location header or query), bearer (token), basic (username, password) "
+            "or oauth2_client_credentials (token_url, client_id, client_secret, scopes, audience).",
+        ),
     ).to_dict()
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._hide_secrets()
+
+    def _hide_secrets(self) -> None:
+        """Keep the configured secrets, and sensitive URL parameters, out of every log line."""
+        auth = self.config.get("auth")
+        auth = auth if isinstance(auth, dict) else None
+        sensitive = [str(auth.get("name"))] if auth and auth.get("location") == "query" else []
+        install_redaction(Redactor(secret_values(auth), sensitive))
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        """Validate the config against the schema, then check stream names in query_params."""
-        errors = super()._validate_config(raise_errors=raise_errors)
+        """Validate the config against the schema, then what a schema cannot say clearly."""
+        self._hide_secrets()
+        # The schema's own message for a bad `auth` quotes the whole object, secrets included.
+        schema_errors = super()._validate_config(raise_errors=False)
+        errors = [e for e in schema_errors if "config['auth']" not in e]
+        problems = auth_problems(self.config.get("auth"))
+        if len(errors) < len(schema_errors) and not problems:
+            problems = ["auth: does not match the schema of its type"]
+        errors += problems
         known = {cls.name for cls in STREAM_TYPES}
         unknown = sorted(set(self.config.get("query_params") or {}) - known)
         if unknown:
@@ -107,11 +193,18 @@ class TapRest(Tap):
                 f"query_params: unknown stream(s) {', '.join(map(repr, unknown))}; "
                 f"known streams: {', '.join(sorted(known))}"
             )
-            if raise_errors:
-                raise ConfigValidationError(
-                    "Config validation failed", errors=errors, schema=self.config_jsonschema
-                )
+        if errors and raise_errors:
+            raise ConfigValidationError(
+                "Config validation failed", errors=errors, schema=self.config_jsonschema
+            )
         return errors
+
+    @cached_property
+    def authenticator(self) -> APIAuthenticatorBase:
+        """Return the one authenticator every stream shares (one OAuth token for the run)."""
+        return build_authenticator(
+            self.config.get("auth"), timeout=float(self.config.get("request_timeout", 60))
+        )
 
     def discover_streams(self) -> list[Stream]:
         """Return one instance of every built-in stream."""

@@ -10,7 +10,10 @@ from singer_sdk.streams.rest import HTTPRequest
 
 from tap_rest.pagination import (
     BodyNextLinkPaginator,
+    CursorPaginator,
     LinkHeaderPaginator,
+    OffsetPaginator,
+    PageNumberPaginator,
     PageRequest,
     PaginationLoopError,
     SinglePagePaginator,
@@ -138,3 +141,90 @@ def test_single_page_paginator_stops_after_one_page() -> None:
     )
     assert paginator.finished
     assert not paginator.capped
+
+
+def test_max_pages_is_not_capped_when_the_last_page_is_reached() -> None:
+    paginator = BodyNextLinkPaginator("$.next", stream_name="s", max_pages=2)
+    paginator.advance(response("https://p.test/a", {"next": "/a?o=1"}))
+    paginator.advance(response("https://p.test/a?o=1", {"next": None}))
+    assert paginator.finished
+    assert not paginator.capped
+
+
+def test_offset_paginator_stops_at_the_reported_total() -> None:
+    paginator = OffsetPaginator(
+        10, records_path="$.items[*]", total_path="$.total", stream_name="s"
+    )
+    assert paginator.current_value == PageRequest(params=(("offset", 0), ("limit", 10)))
+    paginator.advance(response("https://a.test/x", {"total": 20, "items": [{}] * 10}))
+    assert paginator.current_value == PageRequest(params=(("offset", 10), ("limit", 10)))
+    paginator.advance(response("https://a.test/x?offset=10", {"total": 20, "items": [{}] * 10}))
+    assert paginator.finished
+
+
+def test_offset_paginator_advances_by_records_received_when_the_server_caps_limit() -> None:
+    paginator = OffsetPaginator(
+        100, records_path="$.items[*]", total_path="$.total", stream_name="s"
+    )
+    paginator.advance(response("https://a.test/x", {"total": 250, "items": [{}] * 50}))
+    assert dict(paginator.current_value.params)["offset"] == 50
+    assert not paginator.finished
+
+
+def test_offset_paginator_without_total_stops_at_a_short_or_empty_page() -> None:
+    short = OffsetPaginator(10, stream_name="s")
+    short.advance(response("https://a.test/x", [{}] * 10))
+    assert not short.finished
+    short.advance(response("https://a.test/x?offset=10", [{}] * 3))
+    assert short.finished
+    empty_only = OffsetPaginator(10, stop_on_short_page=False, stream_name="s")
+    empty_only.advance(response("https://a.test/x", [{}] * 3))
+    assert not empty_only.finished
+    empty_only.advance(response("https://a.test/x?offset=3", []))
+    assert empty_only.finished
+
+
+def test_page_number_paginator_uses_total_pages_or_an_empty_page() -> None:
+    paged = PageNumberPaginator(
+        5, records_path="$.data[*]", total_pages_path="$.total_pages", stream_name="s"
+    )
+    assert paged.current_value == PageRequest(params=(("page", 1), ("per_page", 5)))
+    paged.advance(response("https://a.test/x", {"total_pages": 2, "data": [{}] * 5}))
+    assert paged.current_value == PageRequest(params=(("page", 2), ("per_page", 5)))
+    paged.advance(response("https://a.test/x?page=2", {"total_pages": 2, "data": [{}] * 5}))
+    assert paged.finished
+    open_ended = PageNumberPaginator(
+        page_param="p", size_param=None, records_path="$.data[*]", stream_name="s"
+    )
+    open_ended.advance(response("https://a.test/x", {"data": [{}]}))
+    assert open_ended.current_value == PageRequest(params=(("p", 2),))
+    open_ended.advance(response("https://a.test/x?p=2", {"data": []}))
+    assert open_ended.finished
+
+
+def test_cursor_paginator_sends_the_token_and_honours_has_more() -> None:
+    paginator = CursorPaginator(
+        "$.meta.next",
+        "cursor",
+        has_more_path="$.meta.more",
+        limit_param="limit",
+        page_size=3,
+        stream_name="s",
+    )
+    assert paginator.current_value == PageRequest(params=(("limit", 3),))
+    paginator.advance(response("https://a.test/x", {"meta": {"next": "c2", "more": True}}))
+    assert paginator.current_value == PageRequest(params=(("limit", 3), ("cursor", "c2")))
+    paginator.advance(
+        response("https://a.test/x?cursor=c2", {"meta": {"next": "c3", "more": False}})
+    )
+    assert paginator.finished
+    no_flag = CursorPaginator("$.next_cursor", "after", stream_name="s")
+    no_flag.advance(response("https://a.test/x", {"next_cursor": ""}))
+    assert no_flag.finished
+
+
+def test_a_repeated_cursor_is_a_loop() -> None:
+    paginator = CursorPaginator("$.next", "cursor", stream_name="events")
+    paginator.advance(response("https://a.test/x", {"next": "abc"}))
+    with pytest.raises(PaginationLoopError, match="stream 'events'"):
+        paginator.advance(response("https://a.test/x?cursor=abc", {"next": "abc"}))

@@ -169,3 +169,11 @@ def test_invalid_setting_is_named(tmp_path, config) -> None:
 
 def _catalog_selecting(tmp_path, config: dict, streams: set[str]) -> dict:
     return select(discover(tmp_path, config), streams)
+
+
+def test_max_pages_caps_every_list_and_says_so(tmp_path, config) -> None:
+    catalog = select(discover(tmp_path, config), {"posts", "abilities"})
+    run = run_tap(tmp_path, {**config, "page_size": 10, "max_pages": 2}, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert dict(run.counts) == {"posts": 20, "abilities": 20}
+    assert "Stream 'posts' stopped at its cap of 2 pages" in run.stderr

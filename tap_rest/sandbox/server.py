@@ -16,11 +16,12 @@ from functools import lru_cache, partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgspec
 
-from tap_rest.sandbox import data
+from tap_rest.sandbox import data, generic
+from tap_rest.sandbox.auth import MODES, TOKEN_PATH, AuthSpec, AuthState
 
 HOST = "127.0.0.1"
 POKEAPI_PREFIX = "/api/v2"
@@ -102,6 +103,11 @@ class _Replica:
         query = parse_qs(split.query, keep_blank_values=True)
         if split.path == POKEAPI_PREFIX or split.path.startswith(POKEAPI_PREFIX + "/"):
             return self._pokeapi(f"http://{host}", split.path[len(POKEAPI_PREFIX) :], query)
+        if split.path.startswith(generic.PREFIX + "/"):
+            answer = generic.respond(split.path, query)
+            if answer is None:
+                return _json(404, {"error": f"unknown paging style in {split.path}"})
+            return _json(answer[0], answer[1], answer[2])
         return self._jsonplaceholder(f"http://{host}{target}", split.path, query)
 
     # --- jsonplaceholder (json-server 0.17 semantics) ----------------------------------
@@ -248,10 +254,34 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # TCP_NODELAY: small responses go out at once
 
     def do_GET(self) -> None:
-        """Answer a GET from the replica."""
+        """Answer a GET from the replica, once its credential is good."""
         host = self.headers.get("Host") or f"{HOST}:{self.server.server_port}"
-        self.server.count(self.path)
-        status, headers, body = self.server.replica.respond(host, self.path)
+        split = urlsplit(self.path)
+        query = parse_qs(split.query, keep_blank_values=True)
+        refused = self.server.auth.check(self.headers, query)
+        target = self.path
+        if self.server.auth.spec.mode == "api_key":
+            kept = self.server.auth.strip_query(query)
+            target = split.path + (f"?{urlencode(kept, doseq=True)}" if kept else "")
+        self.server.count(target)
+        if refused:
+            challenge = "Basic" if self.server.auth.spec.mode == "basic" else "Bearer"
+            body = {"error": "unauthorized", "message": refused}
+            self._send(*_json(401, body, [("WWW-Authenticate", f'{challenge} realm="sandbox"')]))
+            return
+        self._send(*self.server.replica.respond(host, target))
+
+    def do_POST(self) -> None:
+        """Answer the OAuth token endpoint; nothing else takes a POST."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if urlsplit(self.path).path != TOKEN_PATH:
+            self._send(*_json(405, {"error": "method not allowed"}))
+            return
+        status, answer = self.server.auth.issue(self.headers, body)
+        self._send(*_json(status, answer, [("Cache-Control", "no-store")]))
+
+    def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response(status)
         for name, value in headers:
             self.send_header(name, value)
@@ -273,10 +303,16 @@ class SandboxServer(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(
-        self, port: int = 0, *, dataset: data.Dataset | None = None, verbose: bool = False
+        self,
+        port: int = 0,
+        *,
+        dataset: data.Dataset | None = None,
+        auth: AuthSpec | None = None,
+        verbose: bool = False,
     ) -> None:
         super().__init__((HOST, port), _Handler)
         self.replica = _Replica(dataset or data.Generated())
+        self.auth = AuthState(auth or AuthSpec())
         self.verbose = verbose
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -291,9 +327,14 @@ class Sandbox:
     """The sandbox running in a background thread: ``with Sandbox() as sb: sb.url``."""
 
     def __init__(
-        self, port: int = 0, *, dataset: data.Dataset | None = None, verbose: bool = False
+        self,
+        port: int = 0,
+        *,
+        dataset: data.Dataset | None = None,
+        auth: AuthSpec | None = None,
+        verbose: bool = False,
     ) -> None:
-        self.server = SandboxServer(port, dataset=dataset, verbose=verbose)
+        self.server = SandboxServer(port, dataset=dataset, auth=auth, verbose=verbose)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -305,6 +346,11 @@ class Sandbox:
     def pokeapi_url(self) -> str:
         """Return PokeAPI's base URL on this server."""
         return self.url + POKEAPI_PREFIX
+
+    @property
+    def token_url(self) -> str:
+        """Return the OAuth token endpoint's URL."""
+        return self.url + TOKEN_PATH
 
     def start(self) -> Sandbox:
         """Start serving in the background."""
@@ -335,8 +381,41 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="serve the real public data in this folder (shared/fixtures), not generated data",
     )
+    defaults = AuthSpec()
+    group = parser.add_argument_group("authentication (every endpoint but /oauth/token)")
+    group.add_argument("--auth", choices=MODES, default="none", help="credential to demand")
+    group.add_argument("--api-key", default=defaults.api_key, help="key for --auth api_key")
+    group.add_argument(
+        "--api-key-header", default=defaults.api_key_header, help="header that may carry the key"
+    )
+    group.add_argument(
+        "--api-key-param", default=defaults.api_key_param, help="query parameter that may carry it"
+    )
+    group.add_argument("--token", default=defaults.token, help="token for --auth bearer")
+    group.add_argument("--username", default=defaults.username, help="user for --auth basic")
+    group.add_argument("--password", default=defaults.password, help="password for --auth basic")
+    group.add_argument("--client-id", default=defaults.client_id, help="client for --auth oauth2")
+    group.add_argument("--client-secret", default=defaults.client_secret, help="its secret")
+    group.add_argument(
+        "--token-lifetime",
+        type=float,
+        default=defaults.token_lifetime,
+        help="seconds an OAuth token stays valid (e.g. 2, shorter than a run)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = parser.parse_args(argv)
+    auth = AuthSpec(
+        mode=args.auth,
+        api_key=args.api_key,
+        api_key_header=args.api_key_header,
+        api_key_param=args.api_key_param,
+        token=args.token,
+        username=args.username,
+        password=args.password,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        token_lifetime=args.token_lifetime,
+    )
     if args.scale < 1:
         parser.error("--scale must be at least 1")
     try:
@@ -344,7 +423,7 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError, KeyError) as exc:
         parser.error(f"--fixtures {args.fixtures}: cannot read the real data: {exc}")
     try:
-        server = SandboxServer(args.port, dataset=dataset, verbose=args.verbose)
+        server = SandboxServer(args.port, dataset=dataset, auth=auth, verbose=args.verbose)
     except OSError as exc:
         parser.exit(1, f"tap-rest-sandbox: cannot listen on {HOST}:{args.port}: {exc}\n")
 
@@ -357,7 +436,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"tap-rest-sandbox listening on {origin} "
         f"({'real data' if args.fixtures else f'scale {args.scale}'}): "
-        f"jsonplaceholder at {origin}, PokeAPI at {origin}{POKEAPI_PREFIX}",
+        f"jsonplaceholder at {origin}, PokeAPI at {origin}{POKEAPI_PREFIX}, "
+        f"auth {args.auth}",
         flush=True,
     )
     server.serve_forever()

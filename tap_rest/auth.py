@@ -1,0 +1,353 @@
+"""Authenticators, built from the ``auth`` setting by one factory, and secret redaction."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import typing as t
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import backoff
+import requests
+from singer_sdk.authenticators import (
+    APIAuthenticatorBase,
+    APIKeyAuthenticator,
+    BasicAuthenticator,
+    BearerTokenAuthenticator,
+    OAuthAuthenticator,
+)
+from singer_sdk.exceptions import FatalAPIError
+
+AUTH_TYPES = ("none", "api_key", "bearer", "basic", "oauth2_client_credentials")
+#: the fields each auth type needs, besides ``type``
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "api_key": ("name", "value"),
+    "bearer": ("token",),
+    "basic": ("username", "password"),
+    "oauth2_client_credentials": ("token_url", "client_id", "client_secret"),
+}
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "api_key": ("location",),
+    "oauth2_client_credentials": ("scopes", "audience", "refresh_margin"),
+}
+SECRET_FIELDS = ("value", "token", "password", "client_secret")
+#: query parameters whose values never reach a log line, whatever the auth type
+SENSITIVE_PARAMS = frozenset(
+    {
+        "api_key",
+        "apikey",
+        "api-key",
+        "key",
+        "token",
+        "access_token",
+        "auth",
+        "client_secret",
+        "password",
+        "secret",
+        "sig",
+        "signature",
+    }
+)
+REDACTED = "REDACTED"
+_MIN_SECRET_LENGTH = 4
+
+
+class AuthError(FatalAPIError):
+    """Authentication failed in a way that retrying will not fix."""
+
+
+class _TransientTokenError(Exception):
+    """The token endpoint answered 5xx or 429: worth another try."""
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__(f"{response.status_code} {response.reason}")
+        self.response = response
+
+
+def auth_problems(auth: t.Mapping[str, t.Any] | None) -> list[str]:
+    """Return what is wrong with an ``auth`` setting, naming each field (empty when fine)."""
+    if not auth:
+        return []
+    if not isinstance(auth, t.Mapping):
+        return ["auth: must be an object with a type (none, api_key, bearer, basic, ...)"]
+    kind = auth.get("type", "none")
+    if kind not in REQUIRED:
+        return [f"auth.type: {kind!r} is not one of {', '.join(AUTH_TYPES)}"]
+    problems = [
+        f"auth.{name}: required when auth.type is {kind!r}"
+        for name in REQUIRED[kind]
+        if not auth.get(name)
+    ]
+    allowed = {"type", *REQUIRED[kind], *OPTIONAL.get(kind, ())}
+    problems += [
+        f"auth.{name}: not a field of auth type {kind!r} (its fields: {', '.join(sorted(allowed))})"
+        for name in sorted(set(auth) - allowed)
+    ]
+    if kind == "api_key" and auth.get("location", "header") not in ("header", "query"):
+        problems.append(f"auth.location: {auth['location']!r} is not 'header' or 'query'")
+    return problems
+
+
+def secret_values(auth: t.Mapping[str, t.Any] | None) -> list[str]:
+    """Return the secret values of an ``auth`` setting, longest first."""
+    values = {str(auth[f]) for f in SECRET_FIELDS if auth and auth.get(f)}
+    return sorted((v for v in values if len(v) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+def redact_url(url: str, sensitive: t.Iterable[str] = ()) -> str:
+    """Return a URL with the values of sensitive query parameters (and userinfo) replaced."""
+    parts = urlsplit(url)
+    names = SENSITIVE_PARAMS | {n.lower() for n in sensitive}
+    query = [
+        (k, REDACTED if k.lower() in names else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    netloc = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
+    if netloc != parts.netloc:
+        netloc = f"{REDACTED}@{netloc}"
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/:")))
+
+
+class Redactor:
+    """Replaces known secret values, and sensitive query values in URLs, in any text."""
+
+    _URL = re.compile(r"https?://[^\s'\"<>]+")
+
+    def __init__(
+        self, secrets: t.Iterable[str] = (), sensitive_params: t.Iterable[str] = ()
+    ) -> None:
+        self.secrets = sorted(
+            {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True
+        )
+        self.sensitive_params = tuple(sensitive_params)
+
+    def __call__(self, text: str) -> str:
+        """Return the text with every secret replaced."""
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        if "?" in text:
+            text = self._URL.sub(lambda m: redact_url(m.group(0), self.sensitive_params), text)
+        return text
+
+
+class RedactingFilter(logging.Filter):
+    """A logging filter that passes every record through a Redactor, tracebacks included."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's message and traceback in place; never drop it."""
+        message = record.getMessage()
+        redacted = self.redactor(message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor(record.exc_text)
+        return True
+
+
+def install_redaction(redactor: Redactor) -> None:
+    """Attach a redacting filter to every handler that exists now (the root's included)."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter(redactor))
+
+
+class NoAuth(APIAuthenticatorBase):
+    """Sends requests as they are."""
+
+
+class ApiKeyAuth(APIKeyAuthenticator):
+    """An API key in a header, or in a query parameter (set once, other parameters kept)."""
+
+    def __init__(self, *, name: str, value: str, location: str = "header") -> None:
+        super().__init__(
+            key=name, value=value, location="params" if location == "query" else "header"
+        )
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Set the key; unlike the SDK's, keep blank query parameters and their order."""
+        request.headers.update(self.auth_headers)
+        if request.url and self.auth_params:
+            parts = urlsplit(request.url)
+            query = [
+                (k, v)
+                for k, v in parse_qsl(parts.query, keep_blank_values=True)
+                if k not in self.auth_params
+            ]
+            query += list(self.auth_params.items())
+            request.url = urlunsplit(parts._replace(query=urlencode(query)))
+        return request
+
+
+class BearerAuth(BearerTokenAuthenticator):
+    """``Authorization: Bearer <token>``."""
+
+
+class BasicAuth(BasicAuthenticator):
+    """HTTP basic authentication."""
+
+
+class OAuth2ClientCredentials(OAuthAuthenticator):
+    """OAuth 2.0 client credentials: one cached token, refreshed ahead of its expiry.
+
+    The token is refreshed when less than ``refresh_margin`` seconds of its life remain (at most
+    half its lifetime, so a token that lives two seconds is still used). It is shared by every
+    stream and thread; :meth:`invalidate` forces a new one after a 401.
+    """
+
+    def __init__(
+        self,
+        *,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        scopes: t.Sequence[str] = (),
+        audience: str | None = None,
+        refresh_margin: float = 60.0,
+        timeout: float = 60.0,
+    ) -> None:
+        super().__init__(
+            auth_endpoint=token_url,
+            oauth_scopes=" ".join(scopes) or None,
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        self.audience = audience
+        self.refresh_margin = refresh_margin
+        self.timeout = timeout
+        self.expires_at: float | None = None
+        self.refreshes = 0
+        self._lock = threading.Lock()
+
+    @property
+    def oauth_request_body(self) -> dict:
+        """Return the client-credentials grant."""
+        body = {
+            "grant_type": "client_credentials",
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+        }
+        if self.oauth_scopes:
+            body["scope"] = self.oauth_scopes
+        if self.audience:
+            body["audience"] = self.audience
+        return body
+
+    def is_token_valid(self) -> bool:
+        """Tell whether the cached token has more than the refresh margin left."""
+        if self.access_token is None:
+            return False
+        if self.expires_at is None:
+            return True
+        return time.monotonic() < self.expires_at
+
+    def invalidate(self) -> None:
+        """Forget the cached token, so that the next request fetches a new one."""
+        with self._lock:
+            self.access_token = None
+
+    def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        """Add ``Authorization: Bearer``, fetching a token first if needed."""
+        with self._lock:
+            if not self.is_token_valid():
+                self.update_access_token()
+            token = self.access_token
+        request.headers["Authorization"] = f"Bearer {token}"
+        return request
+
+    def update_access_token(self) -> None:
+        """Fetch a token; a refusal stops the run with the endpoint, status and reason."""
+        started = time.monotonic()
+        response = self._post_token_request()
+        if not response.ok:
+            body = re.sub(r"\s+", " ", response.text)[:300]
+            msg = (
+                f"auth: the OAuth token endpoint {redact_url(self.auth_endpoint)} refused the "
+                f"client credentials of client_id {self.client_id!r}: "
+                f"{response.status_code} {response.reason}: {body}"
+            )
+            raise AuthError(msg)
+        try:
+            answer = response.json()
+            token = answer["access_token"]
+        except (ValueError, KeyError, TypeError) as exc:
+            endpoint = redact_url(self.auth_endpoint)
+            msg = f"auth: the OAuth token endpoint {endpoint} sent no access_token"
+            raise AuthError(msg) from exc
+        lifetime = answer.get("expires_in")
+        self.access_token = str(token)
+        self.expires_in = int(lifetime) if lifetime else None
+        self.expires_at = (
+            started + self.expires_in - min(self.refresh_margin, self.expires_in / 2)
+            if self.expires_in
+            else None
+        )
+        self.refreshes += 1
+        self.logger.info(
+            "Fetched an OAuth access token (expires in %s s)", self.expires_in or "never"
+        )
+
+    def _post_token_request(self) -> requests.Response:
+        """POST the grant; a token endpoint down for a moment is retried like a data request."""
+        try:
+            return self._post_with_retries()
+        except _TransientTokenError as exc:
+            return exc.response
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            endpoint = redact_url(self.auth_endpoint)
+            msg = f"auth: the OAuth token endpoint {endpoint} is unreachable: {exc}"
+            raise AuthError(msg) from exc
+
+    @backoff.on_exception(
+        backoff.expo,
+        (requests.ConnectionError, requests.Timeout, _TransientTokenError),
+        max_tries=4,
+        factor=0.5,
+    )
+    def _post_with_retries(self) -> requests.Response:
+        response = self._session.post(
+            self.auth_endpoint, data=self.oauth_request_body, timeout=self.timeout
+        )
+        if response.status_code >= 500 or response.status_code == 429:
+            raise _TransientTokenError(response)
+        return response
+
+
+def build_authenticator(
+    auth: t.Mapping[str, t.Any] | None, *, timeout: float = 60.0
+) -> APIAuthenticatorBase:
+    """Build the authenticator an ``auth`` setting describes (``None``: no authentication)."""
+    problems = auth_problems(auth)
+    if problems:
+        raise ValueError("; ".join(problems))
+    auth = auth or {}
+    kind = auth.get("type", "none")
+    if kind == "api_key":
+        return ApiKeyAuth(
+            name=auth["name"], value=str(auth["value"]), location=auth.get("location", "header")
+        )
+    if kind == "bearer":
+        return BearerAuth(token=str(auth["token"]))
+    if kind == "basic":
+        return BasicAuth(username=str(auth["username"]), password=str(auth["password"]))
+    if kind == "oauth2_client_credentials":
+        return OAuth2ClientCredentials(
+            token_url=auth["token_url"],
+            client_id=str(auth["client_id"]),
+            client_secret=str(auth["client_secret"]),
+            scopes=auth.get("scopes") or (),
+            audience=auth.get("audience"),
+            refresh_margin=float(auth.get("refresh_margin", 60)),
+            timeout=timeout,
+        )
+    return NoAuth()
