@@ -12,6 +12,7 @@ import requests
 
 from tap_rest.pagination import parse_link_header
 from tap_rest.sandbox import Sandbox
+from tap_rest.sandbox.auth import AuthSpec
 from tap_rest.sandbox.data import Generated
 
 
@@ -175,3 +176,89 @@ def test_cli_serves_on_the_asked_port_and_stops_on_sigterm() -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_generic_styles_page_as_documented(sandbox) -> None:
+    body = get(sandbox, "/generic/offset?total=25&offset=20&limit=10").json()
+    assert body["total"] == 25
+    assert [i["id"] for i in body["items"]] == [21, 22, 23, 24, 25]
+    page = get(sandbox, "/generic/page?total=25&page=3&per_page=10").json()
+    assert page["total_pages"] == 3
+    assert len(page["data"]) == 5
+    nxt = get(sandbox, "/generic/next?total=25&offset=0&limit=10").json()
+    assert nxt["next"] == "/generic/next?total=25&offset=10&limit=10"
+    assert get(sandbox, "/generic/next?total=25&offset=20&limit=10").json()["next"] is None
+    link = get(sandbox, "/generic/link?total=25&page=1&per_page=10")
+    rels = {p["rel"]: target for target, p in parse_link_header(link.headers["Link"])}
+    assert rels["next"] == "/generic/link?total=25&page=2&per_page=10"
+    first = get(sandbox, "/generic/cursor?total=15&limit=10").json()
+    assert first["has_more"] is True
+    last = get(sandbox, f"/generic/cursor?total=15&limit=10&cursor={first['next_cursor']}").json()
+    assert [i["id"] for i in last["data"]] == [11, 12, 13, 14, 15]
+    assert last["has_more"] is False
+    assert last["next_cursor"] == ""
+    assert get(sandbox, "/generic/nope").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("mode", "good", "bad"),
+    [
+        (
+            "api_key",
+            {"headers": {"X-API-Key": AuthSpec().api_key}},
+            {"headers": {"X-API-Key": "x"}},
+        ),
+        ("api_key", {"params": {"api_key": AuthSpec().api_key}}, {"params": {"api_key": "x"}}),
+        (
+            "bearer",
+            {"headers": {"Authorization": f"Bearer {AuthSpec().token}"}},
+            {"headers": {"Authorization": "Bearer x"}},
+        ),
+        (
+            "basic",
+            {"auth": (AuthSpec().username, AuthSpec().password)},
+            {"auth": (AuthSpec().username, "x")},
+        ),
+    ],
+)
+def test_sandbox_auth_protects_every_endpoint(mode, good, bad) -> None:
+    with Sandbox(auth=AuthSpec(mode=mode)) as sb:
+        for path in ("/posts/1", "/api/v2/ability/1/", "/generic/offset?total=3"):
+            assert requests.get(sb.url + path, timeout=10).status_code == 401
+            assert requests.get(sb.url + path, timeout=10, **bad).status_code == 401
+            assert requests.get(sb.url + path, timeout=10, **good).status_code == 200
+        # the key parameter is no filter
+        assert len(requests.get(sb.url + "/posts", timeout=10, **good).json()) == 100
+
+
+def test_oauth_token_endpoint_issues_expiring_tokens() -> None:
+    spec = AuthSpec(mode="oauth2", token_lifetime=0.3)
+    with Sandbox(auth=spec) as sb:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": spec.client_id,
+            "client_secret": spec.client_secret,
+        }
+        answer = requests.post(sb.token_url, data={**form, "scope": "read"}, timeout=10).json()
+        assert answer["token_type"] == "Bearer"
+        assert answer["expires_in"] == 1
+        assert answer["scope"] == "read"
+        basic = requests.post(
+            sb.token_url,
+            data={"grant_type": "client_credentials"},
+            auth=(spec.client_id, spec.client_secret),
+            timeout=10,
+        )
+        assert basic.status_code == 200
+        bearer = {"Authorization": f"Bearer {answer['access_token']}"}
+        assert requests.get(sb.url + "/users/1", headers=bearer, timeout=10).status_code == 200
+        time.sleep(0.4)
+        expired = requests.get(sb.url + "/users/1", headers=bearer, timeout=10)
+        assert expired.status_code == 401
+        assert expired.json()["message"] == "access token expired"
+        wrong = requests.post(sb.token_url, data={**form, "client_secret": "x"}, timeout=10)
+        assert wrong.status_code == 401
+        assert wrong.json()["error"] == "invalid_client"
+        grant = requests.post(sb.token_url, data={**form, "grant_type": "password"}, timeout=10)
+        assert grant.status_code == 400
+        assert sb.server.auth.tokens_issued == 2
