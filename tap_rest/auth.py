@@ -111,6 +111,16 @@ def redact_url(url: str, sensitive: t.Iterable[str] = ()) -> str:
     return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/:")))
 
 
+def without_secrets(url: str, sensitive: t.Iterable[str] = ()) -> str:
+    """Return a URL without its sensitive query parameters (for STATE; auth adds them back)."""
+    parts = urlsplit(url)
+    names = SENSITIVE_PARAMS | {n.lower() for n in sensitive}
+    query = [
+        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in names
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 class Redactor:
     """Replaces known secret values, and sensitive query values in URLs, in any text."""
 

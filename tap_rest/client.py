@@ -1,20 +1,23 @@
-"""The one base stream: URLs, paging, entity-by-id, parent keys, errors and SCHEMA-once."""
+"""The one base stream: URLs, paging, retries, rate limiting, errors, checkpoints, SCHEMA once."""
 
 from __future__ import annotations
 
+import random
 import typing as t
 from http import HTTPStatus
 from urllib.parse import quote
 
+import backoff
+import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 
 from tap_rest.auth import OAuth2ClientCredentials, redact_url
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
+from tap_rest.ratelimit import rate_limit_wait, retry_after_seconds
 
 if t.TYPE_CHECKING:
-    import requests
     from singer_sdk.authenticators import APIAuthenticatorBase
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.streams.rest import HTTPRequest, PageContext
@@ -24,12 +27,38 @@ if t.TYPE_CHECKING:
 _BODY_EXCERPT = 300
 
 
+#: where a response's decoded body is kept, so that it is decoded once, inside the retries
+_BODY = "_tap_rest_body"
+
+
 class APIStatusError(FatalAPIError):
     """A 4xx answer that retrying will not fix."""
 
     def __init__(self, message: str, status_code: int) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class SkippedStatusError(APIStatusError):
+    """A status the stream's ``skip_statuses`` setting says to skip."""
+
+
+#: what a retry may fix: 5xx, 408, 429, bodies cut short, dropped connections, timeouts
+RETRIABLE = (
+    RetriableAPIError,
+    ConnectionResetError,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def _describe(exc: BaseException | None, stream: TapRestStream) -> str:
+    """Say what failed, in one line, without secrets."""
+    if isinstance(exc, RetriableAPIError):
+        return str(exc)
+    return f"Stream '{stream.name}': {type(exc).__name__}: {stream.tap_rest.redactor(str(exc))}"
 
 
 def _query_value(value: t.Any) -> t.Any:
@@ -52,6 +81,10 @@ class TapRestStream(RESTStream[PageRequest]):
     #: the key under which this stream's records hand their ``id`` to child streams
     child_context_key: t.ClassVar[str] = "id"
     records_jsonpath = "$[*]"
+    extra_retry_statuses: t.Sequence[int] = (
+        HTTPStatus.REQUEST_TIMEOUT,
+        HTTPStatus.TOO_MANY_REQUESTS,
+    )
     # One state entry per stream, however many parents: children are full-table reads.
     state_partitioning_keys: t.ClassVar[list[str]] = []
 
@@ -66,9 +99,14 @@ class TapRestStream(RESTStream[PageRequest]):
         return str(self.config[self.url_setting]).rstrip("/")
 
     @property
+    def tap_rest(self) -> TapRest:
+        """Return the tap, which holds what every stream shares (auth, limiter, progress)."""
+        return t.cast("TapRest", self._tap)
+
+    @property
     def authenticator(self) -> APIAuthenticatorBase:
         """Return the tap's authenticator, shared by every stream."""
-        return t.cast("TapRest", self._tap).authenticator
+        return self.tap_rest.authenticator
 
     @property
     def http_headers(self) -> dict:
@@ -131,23 +169,83 @@ class TapRestStream(RESTStream[PageRequest]):
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Yield the records of a list, or the single record of an entity request."""
-        body = self._json(response)
+        body = getattr(response, _BODY, None)
+        if body is None:
+            return
         if self.entity_ids:
             yield body
         else:
             yield from extract_jsonpath(self.records_jsonpath, body)
 
-    def _json(self, response: requests.Response) -> t.Any:
+    def _decode(self, response: requests.Response) -> None:
+        """Decode a body once, inside the retries: a JSON body cut short is retried, HTML is not."""
+        if response.status_code == HTTPStatus.NO_CONTENT:
+            setattr(response, _BODY, None)
+            return
+        content_type = response.headers.get("Content-Type", "")
         try:
-            return response.json()
+            setattr(response, _BODY, response.json())
         except ValueError as exc:
+            where = f"Stream '{self.name}': {response.request.method} {self.redact(response.url)}"
+            if "json" in content_type.lower() or not content_type:
+                msg = (
+                    f"{where} returned a JSON body cut short or undecodable "
+                    f"({len(response.content)} bytes)"
+                )
+                raise RetriableAPIError(msg, response) from exc
+            excerpt = " ".join(response.text[:_BODY_EXCERPT].split())
             msg = (
-                f"Stream '{self.name}': {response.request.method} {self.redact(response.url)} "
-                f"returned {response.status_code} with a body that is not JSON "
-                f"(Content-Type: {response.headers.get('Content-Type', 'none')}): "
-                f"{response.text[:_BODY_EXCERPT]!r}"
+                f"{where} returned {response.status_code} with a body that is not JSON "
+                f"(Content-Type: {content_type}): {excerpt!r}"
             )
             raise FatalAPIError(msg) from exc
+
+    def request_records(self, context: Context | None) -> t.Iterable[dict]:
+        """Request every page, checkpointing STATE after each page of a top-level stream.
+
+        A top-level stream skips itself when the interrupted run that the input STATE comes from
+        delivered it, and resumes at that run's last finished page when it was in it.
+        """
+        run = self.tap_rest
+        if context is None and self.name in run.resume_from.completed:
+            self.logger.info(
+                "Skipping stream '%s': the interrupted run this STATE comes from delivered it",
+                self.name,
+            )
+            return
+        paginator = self.get_new_paginator()
+        resume = run.resume_from.take_resume_token(self.name) if context is None else None
+        if resume is not None:
+            self.logger.info("Stream '%s' resumes at page %s", self.name, self.redact(str(resume)))
+            paginator.resume_at(resume)
+        send = self.request_decorator(self._request)
+        with self.get_http_request_counter() as counter:
+            counter.with_context(context)
+            while not paginator.finished:
+                prepared = self._prepare_request(context=context, page=paginator)
+                try:
+                    response = send(prepared, context)
+                except SkippedStatusError as skip:
+                    self.logger.warning("%s (skipped, as skip_statuses asks)", skip)
+                    run.stats.add(self.name, skipped=1)
+                    return
+                counter.increment()
+                self.update_sync_costs(prepared, response, context)
+                received = 0
+                for record in self.parse_response(response):
+                    received += 1
+                    yield record
+                run.stats.add(self.name, records=received)
+                paginator.advance(response)
+                if context is None:
+                    token = None if paginator.finished else paginator.current_value
+                    run.checkpoint(self.name, token)
+
+    def finalize_state_progress_markers(self, state: dict | None = None) -> None:
+        """Finish the stream's state, and record it as delivered in the run's progress."""
+        super().finalize_state_progress_markers(state)
+        if self.parent_stream_type is None:
+            self.tap_rest.stream_completed(self.name)
 
     def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
         """Yield the records, once per entity when ids are configured (an id and its name)."""
@@ -155,6 +253,7 @@ class TapRestStream(RESTStream[PageRequest]):
             if self.entity_ids:
                 if record.get("id") in self._fetched_ids:
                     self.logger.info("Skipping %s %s: already fetched", self.name, context)
+                    self.tap_rest.stats.add(self.name, records=-1)
                     continue
                 self._fetched_ids.add(record.get("id"))
             yield record
@@ -171,12 +270,33 @@ class TapRestStream(RESTStream[PageRequest]):
         return {self.child_context_key: record["id"]}
 
     def validate_response(self, response: requests.Response) -> None:
-        """Raise a retriable (5xx, 429) or fatal (other 4xx) error naming stream, URL and status."""
+        """Raise a retriable (5xx, 408, 429) or fatal (other 4xx) error naming stream, URL, status.
+
+        A status listed for the stream in ``skip_statuses`` raises SkippedStatusError instead.
+        """
+        self._note_rate_limit(response)
         status = response.status_code
+        if status in self.skip_statuses:
+            raise SkippedStatusError(self.response_error_message(response), status)
         if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
             raise RetriableAPIError(self.response_error_message(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
             raise APIStatusError(self.response_error_message(response), status)
+
+    @property
+    def skip_statuses(self) -> set[int]:
+        """Return the HTTP statuses this stream skips (``skip_statuses`` setting)."""
+        return set((self.config.get("skip_statuses") or {}).get(self.name, []))
+
+    def _note_rate_limit(self, response: requests.Response) -> None:
+        """Hold every request back until the reset when the server says none is left."""
+        wait = rate_limit_wait(response.headers)
+        if wait:
+            cap = float(self.config.get("max_retry_after", 300))
+            self.logger.info(
+                "Stream '%s': rate limit exhausted; waiting %.1f s for its reset", self.name, wait
+            )
+            self.tap_rest.limiter.pause_for(min(wait, cap))
 
     def response_error_message(self, response: requests.Response) -> str:
         """Describe a failed response: stream, method, redacted URL, status and a body excerpt."""
@@ -188,15 +308,77 @@ class TapRestStream(RESTStream[PageRequest]):
 
     def redact(self, url: str) -> str:
         """Return a URL fit for a log line: the API key and other secrets in its query hidden."""
-        auth = self.config.get("auth") or {}
-        return redact_url(url, [auth["name"]] if auth.get("location") == "query" else [])
+        return redact_url(url, self.tap_rest.sensitive_params)
+
+    # --- retries ---------------------------------------------------------------------------
+
+    def request_decorator(self, func: t.Callable) -> t.Callable:
+        """Retry with exponential backoff and jitter, or as long as ``Retry-After`` asks."""
+        decorate = backoff.on_exception(
+            self._waits,
+            RETRIABLE,
+            max_tries=int(self.config.get("max_tries", 8)),
+            jitter=None,
+            on_backoff=self._on_retry,
+            on_giveup=self._on_giveup,
+            logger=None,
+        )
+        return decorate(func)
+
+    def _waits(self) -> t.Generator[float, t.Any, None]:
+        """Yield each wait: ``Retry-After`` if the server sent one, else exponential with jitter."""
+        factor = float(self.config.get("backoff_factor", 1.0))
+        longest = float(self.config.get("max_wait", 60))
+        cap = float(self.config.get("max_retry_after", 300))
+        attempt = 0
+        exc = yield 0.0
+        while True:
+            asked = retry_after_seconds(getattr(exc, "response", None))
+            if asked is not None:
+                if asked > cap:
+                    self.logger.warning(
+                        "Stream '%s': the server asked to wait %.0f s; waiting max_retry_after "
+                        "%.0f s instead",
+                        self.name,
+                        asked,
+                        cap,
+                    )
+                # Never earlier than asked: the jitter only adds.
+                wait = min(asked, cap) + random.uniform(0, min(0.1 * min(asked, cap), 1.0))
+                self.tap_rest.limiter.pause_for(wait)
+            else:
+                ceiling = min(longest, factor * 2**attempt)
+                wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+            attempt += 1
+            exc = yield wait
+
+    def _on_retry(self, details: t.Any) -> None:
+        self.tap_rest.stats.add(self.name, retries=1)
+        self.logger.warning(
+            "%s; retry %d of %d in %.2f s",
+            _describe(details.get("exception"), self),
+            details["tries"],
+            int(self.config.get("max_tries", 8)) - 1,
+            details.get("wait") or 0,
+        )
+
+    def _on_giveup(self, details: t.Any) -> None:
+        self.logger.error(
+            "Stream '%s': giving up after %d tries: %s",
+            self.name,
+            details["tries"],
+            _describe(details.get("exception"), self),
+        )
 
     def _request(
         self, prepared_request: requests.PreparedRequest, context: Context | None
     ) -> requests.Response:
-        """Send a request; on a 401 under OAuth, fetch a new token and try once more."""
+        """Send through the rate limiter and decode the body; under OAuth, renew once on 401."""
+        run = self.tap_rest
+        run.limiter.acquire()
+        run.stats.add(self.name, requests=1)
         try:
-            return super()._request(prepared_request, context)
+            response = super()._request(prepared_request, context)
         except APIStatusError as exc:
             auth = self.authenticator
             if exc.status_code != HTTPStatus.UNAUTHORIZED or not isinstance(
@@ -205,7 +387,11 @@ class TapRestStream(RESTStream[PageRequest]):
                 raise
             self.logger.warning("%s; fetching a new OAuth token and retrying once", exc)
             auth.invalidate()
-            return super()._request(prepared_request, context)
+            run.limiter.acquire()
+            run.stats.add(self.name, requests=1)
+            response = super()._request(prepared_request, context)
+        self._decode(response)
+        return response
 
     def _write_schema_message(self) -> None:
         """Send this stream's SCHEMA once per run, not once per parent record."""

@@ -81,6 +81,11 @@ class GuardedPaginator(BaseAPIPaginator[PageRequest]):
         self.capped = False
         self._seen: set[PageRequest] = {self._value}
 
+    def resume_at(self, page: PageRequest) -> None:
+        """Start from this page (one an interrupted run had not finished) instead of the first."""
+        self._value = page
+        self._seen = {page}
+
     def advance(self, response: requests.Response) -> None:
         """Move to the next page, or finish; raise PaginationLoopError on a repeated page."""
         self._page_count += 1
@@ -209,7 +214,6 @@ class OffsetPaginator(GuardedPaginator):
         self.page_size, self.offset_param, self.limit_param = page_size, offset_param, limit_param
         self.records_path, self.total_path = records_path, total_path
         self.stop_on_short_page = stop_on_short_page
-        self.offset = start
         super().__init__(self._page(start), **kw)
 
     def _page(self, offset: int) -> PageRequest:
@@ -224,12 +228,12 @@ class OffsetPaginator(GuardedPaginator):
         total = _first(self.total_path, body) if self.total_path else None
         if received == 0:
             return None
-        self.offset += received
+        offset = int(dict(self.current_value.params)[self.offset_param]) + received
         if total is not None:
-            return self._page(self.offset) if self.offset < int(total) else None
+            return self._page(offset) if offset < int(total) else None
         if self.stop_on_short_page and received < self.page_size:
             return None
-        return self._page(self.offset)
+        return self._page(offset)
 
 
 class PageNumberPaginator(GuardedPaginator):
@@ -248,7 +252,6 @@ class PageNumberPaginator(GuardedPaginator):
     ) -> None:
         self.page_size, self.page_param, self.size_param = page_size, page_param, size_param
         self.records_path, self.total_pages_path = records_path, total_pages_path
-        self.page = start
         super().__init__(self._page(start), **kw)
 
     def _page(self, page: int) -> PageRequest:
@@ -262,11 +265,11 @@ class PageNumberPaginator(GuardedPaginator):
         body = response.json()
         if _count(self.records_path, body) == 0:
             return None
+        page = int(dict(self.current_value.params)[self.page_param])
         total_pages = _first(self.total_pages_path, body) if self.total_pages_path else None
-        if total_pages is not None and self.page >= int(total_pages):
+        if total_pages is not None and page >= int(total_pages):
             return None
-        self.page += 1
-        return self._page(self.page)
+        return self._page(page + 1)
 
 
 class CursorPaginator(GuardedPaginator):

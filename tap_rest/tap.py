@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import signal
+import sys
 import typing as t
 from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
+from types import FrameType
 
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.helpers._util import load_json
+from singer_sdk.plugin_base import _ConfigInput
 
 from tap_rest.auth import (
     Redactor,
@@ -17,7 +22,18 @@ from tap_rest.auth import (
     build_authenticator,
     install_redaction,
     secret_values,
+    without_secrets,
 )
+from tap_rest.pagination import PageRequest
+from tap_rest.progress import (
+    RUN_KEY,
+    GuardedWriter,
+    Interrupted,
+    RunProgress,
+    RunStats,
+    token_to_state,
+)
+from tap_rest.ratelimit import RateLimiter
 from tap_rest.streams import STREAM_TYPES
 
 try:
@@ -117,6 +133,59 @@ class TapRest(Tap):
             "before giving up on a request.",
         ),
         th.Property(
+            "max_tries",
+            th.IntegerType(minimum=1),
+            default=8,
+            title="Max tries",
+            description="Tries per request (the first and the retries) on 5xx, 408, 429, "
+            "dropped connections, timeouts and bodies cut short; other 4xx are never retried.",
+        ),
+        th.Property(
+            "backoff_factor",
+            th.NumberType(minimum=0),
+            default=1,
+            title="Backoff factor",
+            description="Seconds of the first retry's wait; each next wait doubles, with jitter.",
+        ),
+        th.Property(
+            "max_wait",
+            th.NumberType(minimum=0),
+            default=60,
+            title="Max wait",
+            description="Longest wait between two tries, in seconds (Retry-After aside).",
+        ),
+        th.Property(
+            "max_retry_after",
+            th.NumberType(minimum=0),
+            default=300,
+            title="Max Retry-After",
+            description="Longest wait a server's Retry-After or rate-limit reset may impose, "
+            "in seconds.",
+        ),
+        th.Property(
+            "requests_per_second",
+            th.NumberType(exclusive_minimum=0),
+            title="Requests per second",
+            description="Client-side rate limit shared by every stream (unset: none; the "
+            "server's RateLimit headers and Retry-After are honoured either way).",
+        ),
+        th.Property(
+            "rate_limit_burst",
+            th.IntegerType(minimum=1),
+            default=1,
+            title="Rate limit burst",
+            description="Requests that may go at once before requests_per_second applies.",
+        ),
+        th.Property(
+            "skip_statuses",
+            th.ObjectType(
+                additional_properties=th.ArrayType(th.IntegerType(minimum=400, maximum=599))
+            ),
+            title="Statuses to skip",
+            description='HTTP statuses to skip per stream, e.g. {"post_comments": [404]}: the '
+            "request is logged and counted, and the stream goes on.",
+        ),
+        th.Property(
             "user_agent",
             th.StringType,
             default=f"tap-rest/{__version__}",
@@ -165,16 +234,135 @@ class TapRest(Tap):
         ),
     ).to_dict()
 
+    message_writer_class = GuardedWriter
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._hide_secrets()
+        self.stats = RunStats()
+        #: what the interrupted run that the input STATE comes from had done (read once)
+        self.resume_from = RunProgress.from_state(self.state)
+        #: what this run has done, carried over from the interrupted one
+        self.progress = RunProgress(completed=list(self.resume_from.completed))
+        if self.resume_from.completed or self.resume_from.current:
+            current = self.resume_from.current
+            self.logger.info(
+                "Resuming an interrupted run: %s delivered%s",
+                ", ".join(self.resume_from.completed) or "no stream",
+                f", {current['stream']} in progress" if current else "",
+            )
+        self.run_state[RUN_KEY] = self.progress.to_state()
+
+    @property
+    def run_state(self) -> dict[str, t.Any]:
+        """Return the STATE dict, which also carries the run's progress under RUN_KEY."""
+        return t.cast("dict[str, t.Any]", self.state)
+
+    @property
+    def sensitive_params(self) -> list[str]:
+        """Return the query parameter that carries the API key, when it is one."""
+        auth = self.config.get("auth")
+        if isinstance(auth, dict) and auth.get("location") == "query" and auth.get("name"):
+            return [str(auth["name"])]
+        return []
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Return what removes this run's secrets from a text."""
+        auth = self.config.get("auth")
+        return Redactor(
+            secret_values(auth if isinstance(auth, dict) else None), self.sensitive_params
+        )
 
     def _hide_secrets(self) -> None:
         """Keep the configured secrets, and sensitive URL parameters, out of every log line."""
-        auth = self.config.get("auth")
-        auth = auth if isinstance(auth, dict) else None
-        sensitive = [str(auth.get("name"))] if auth and auth.get("location") == "query" else []
-        install_redaction(Redactor(secret_values(auth), sensitive))
+        install_redaction(self.redactor)
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        """Return the rate limiter every stream and thread shares."""
+        return RateLimiter(
+            self.config.get("requests_per_second"), int(self.config.get("rate_limit_burst", 1))
+        )
+
+    # --- run progress, carried in STATE ----------------------------------------------------
+
+    def _write_run_state(self) -> None:
+        self.run_state[RUN_KEY] = self.progress.to_state()
+        self.state_writer.write_state(self.state)
+
+    def checkpoint(self, stream: str, next_page: PageRequest | None) -> None:
+        """Record that every page of a top-level stream up to ``next_page`` was written."""
+        page = None
+        if next_page is not None:
+            url = next_page.url and without_secrets(next_page.url, self.sensitive_params)
+            page = token_to_state(PageRequest(url=url, params=next_page.params))
+        self.progress.current = {"stream": stream, "next": page} if page else None
+        self._write_run_state()
+
+    def stream_completed(self, stream: str) -> None:
+        """Record that a top-level stream (and its children) was delivered whole."""
+        if stream not in self.progress.completed:
+            self.progress.completed.append(stream)
+        self.progress.current = None
+        self._write_run_state()
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Stop at the next safe point; `invoke` then writes the STATE and exits non-zero."""
+        GuardedWriter.guard.handle(signum)
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: _ConfigInput | None = None,
+        state: t.IO[str] | None = None,
+        catalog: t.IO[str] | None = None,
+    ) -> None:
+        """Run the tap; on SIGTERM or SIGINT, end with a STATE and exit 128 + the signal."""
+        super(Tap, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        config = config or _ConfigInput()
+        try:
+            tap = cls(
+                config=config.config,
+                state=None if state is None else load_json(state.read()),
+                catalog=None if catalog is None else load_json(catalog.read()),
+                parse_env_config=config.parse_env,
+                validate_config=True,
+            )
+        except Interrupted as stop:
+            sys.exit(128 + stop.signum)
+        tap.run()
+
+    def run(self) -> None:
+        """Sync every selected stream, then drop the run's progress from the final STATE."""
+        try:
+            self.sync_all()
+        except Interrupted as stop:
+            self._write_run_state()
+            sys.stdout.flush()
+            self.logger.error(
+                "Interrupted by %s: the last STATE covers every record written; "
+                "run again with it to resume",
+                signal.Signals(stop.signum).name,
+            )
+            self.log_summary()
+            sys.exit(128 + stop.signum)
+        except BaseException:
+            self.log_summary()
+            raise
+        del self.run_state[RUN_KEY]
+        self.state_writer.write_state(self.state)
+        sys.stdout.flush()
+        self.log_summary()
+
+    def log_summary(self) -> None:
+        """Log one line per stream: records, requests, retries, skipped errors, seconds."""
+        for line in self.stats.lines():
+            self.logger.info("Summary: %s", line)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Validate the config against the schema, then what a schema cannot say clearly."""
@@ -187,12 +375,13 @@ class TapRest(Tap):
             problems = ["auth: does not match the schema of its type"]
         errors += problems
         known = {cls.name for cls in STREAM_TYPES}
-        unknown = sorted(set(self.config.get("query_params") or {}) - known)
-        if unknown:
-            errors.append(
-                f"query_params: unknown stream(s) {', '.join(map(repr, unknown))}; "
-                f"known streams: {', '.join(sorted(known))}"
-            )
+        for setting in ("query_params", "skip_statuses"):
+            unknown = sorted(set(self.config.get(setting) or {}) - known)
+            if unknown:
+                errors.append(
+                    f"{setting}: unknown stream(s) {', '.join(map(repr, unknown))}; "
+                    f"known streams: {', '.join(sorted(known))}"
+                )
         if errors and raise_errors:
             raise ConfigValidationError(
                 "Config validation failed", errors=errors, schema=self.config_jsonschema

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
+import struct
 import sys
 import threading
 import typing as t
 from collections import Counter
 from functools import lru_cache, partial
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
@@ -22,6 +25,7 @@ import msgspec
 
 from tap_rest.sandbox import data, generic
 from tap_rest.sandbox.auth import MODES, TOKEN_PATH, AuthSpec, AuthState
+from tap_rest.sandbox.faults import RETRY_AFTER_FORMATS, Faults, FaultSpec
 
 HOST = "127.0.0.1"
 POKEAPI_PREFIX = "/api/v2"
@@ -103,6 +107,12 @@ class _Replica:
         query = parse_qs(split.query, keep_blank_values=True)
         if split.path == POKEAPI_PREFIX or split.path.startswith(POKEAPI_PREFIX + "/"):
             return self._pokeapi(f"http://{host}", split.path[len(POKEAPI_PREFIX) :], query)
+        if split.path.startswith("/status/"):
+            code = _int(split.path.split("/")[2]) or 500
+            return _json(code, {"error": f"status {code} on purpose", "path": split.path})
+        if split.path.startswith("/html/"):
+            page = b"<!doctype html><html><body><h1>Sign in</h1><form></form></body></html>"
+            return 200, [("Content-Type", "text/html; charset=utf-8")], page
         if split.path.startswith(generic.PREFIX + "/"):
             answer = generic.respond(split.path, query)
             if answer is None:
@@ -248,6 +258,15 @@ def _links(full_url: str, page: int, limit: int, n_items: int, total: int) -> st
     )
 
 
+def _failure(status: int, headers: list[tuple[str, str]]) -> Response:
+    """Return a server error or 429 as real servers send them (a proxy's 502 is HTML)."""
+    reason = HTTPStatus(status).phrase
+    if status == HTTPStatus.BAD_GATEWAY:
+        page = f"<html><head><title>{status} {reason}</title></head><h1>{reason}</h1></html>"
+        return status, [("Content-Type", "text/html"), *headers], page.encode()
+    return _json(status, {"error": reason}, headers)
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: SandboxServer
     protocol_version = "HTTP/1.1"
@@ -269,7 +288,33 @@ class _Handler(BaseHTTPRequestHandler):
             body = {"error": "unauthorized", "message": refused}
             self._send(*_json(401, body, [("WWW-Authenticate", f'{challenge} realm="sandbox"')]))
             return
-        self._send(*self.server.replica.respond(host, target))
+        if not self.server.faults.spec.active:
+            self._send(*self.server.replica.respond(host, target))
+            return
+        fate = self.server.faults.decide(target)
+        if fate.status:
+            self._send(*_failure(fate.status, fate.headers))
+            return
+        status, headers, payload = self.server.replica.respond(host, target)
+        headers = [*headers, *fate.headers]
+        if fate.truncate_at is not None:
+            self._send(status, headers, payload[: int(len(payload) * fate.truncate_at)])
+        elif fate.reset:
+            self._reset(status, headers, payload)
+        else:
+            self._send(status, headers, payload)
+
+    def _reset(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        """Send half the body, then drop the connection (RST) as a crashing proxy would."""
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
 
     def do_POST(self) -> None:
         """Answer the OAuth token endpoint; nothing else takes a POST."""
@@ -308,11 +353,13 @@ class SandboxServer(ThreadingHTTPServer):
         *,
         dataset: data.Dataset | None = None,
         auth: AuthSpec | None = None,
+        faults: FaultSpec | None = None,
         verbose: bool = False,
     ) -> None:
         super().__init__((HOST, port), _Handler)
         self.replica = _Replica(dataset or data.Generated())
         self.auth = AuthState(auth or AuthSpec())
+        self.faults = Faults(faults or FaultSpec())
         self.verbose = verbose
         self.requests: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -332,9 +379,12 @@ class Sandbox:
         *,
         dataset: data.Dataset | None = None,
         auth: AuthSpec | None = None,
+        faults: FaultSpec | None = None,
         verbose: bool = False,
     ) -> None:
-        self.server = SandboxServer(port, dataset=dataset, auth=auth, verbose=verbose)
+        self.server = SandboxServer(
+            port, dataset=dataset, auth=auth, faults=faults, verbose=verbose
+        )
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -369,8 +419,7 @@ class Sandbox:
         self.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Run the sandbox until SIGINT or SIGTERM."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tap-rest-sandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=8080, help="port on 127.0.0.1 (0: any free)")
     parser.add_argument(
@@ -402,8 +451,51 @@ def main(argv: list[str] | None = None) -> None:
         default=defaults.token_lifetime,
         help="seconds an OAuth token stays valid (e.g. 2, shorter than a run)",
     )
+    chaos = parser.add_argument_group("faults (deterministic under --seed)")
+    chaos.add_argument("--seed", type=int, default=0, help="seed of every fault decision")
+    chaos.add_argument("--fail-rate", type=float, default=0.0, help="share of 500/502/503/504")
+    chaos.add_argument(
+        "--reset-rate", type=float, default=0.0, help="share of connections dropped mid-response"
+    )
+    chaos.add_argument(
+        "--truncate-rate", type=float, default=0.0, help="share of JSON bodies cut short"
+    )
+    chaos.add_argument("--latency-ms", type=float, default=0.0, help="delay before each answer")
+    chaos.add_argument(
+        "--rate-limit", type=float, default=None, help="requests per second; beyond it 429"
+    )
+    chaos.add_argument(
+        "--retry-after-format",
+        choices=RETRY_AFTER_FORMATS,
+        default="both",
+        help="Retry-After as delta-seconds, an HTTP-date, or each in turn",
+    )
+    chaos.add_argument(
+        "--no-rate-limit-headers",
+        action="store_true",
+        help="do not send RateLimit-Limit/Remaining/Reset",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the sandbox until SIGINT or SIGTERM."""
+    parser = _parser()
     args = parser.parse_args(argv)
+    try:
+        faults = FaultSpec(
+            seed=args.seed,
+            fail_rate=args.fail_rate,
+            reset_rate=args.reset_rate,
+            truncate_rate=args.truncate_rate,
+            latency_ms=args.latency_ms,
+            rate_limit=args.rate_limit,
+            retry_after_format=args.retry_after_format,
+            rate_limit_headers=not args.no_rate_limit_headers,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
     auth = AuthSpec(
         mode=args.auth,
         api_key=args.api_key,
@@ -423,7 +515,9 @@ def main(argv: list[str] | None = None) -> None:
     except (OSError, ValueError, KeyError) as exc:
         parser.error(f"--fixtures {args.fixtures}: cannot read the real data: {exc}")
     try:
-        server = SandboxServer(args.port, dataset=dataset, auth=auth, verbose=args.verbose)
+        server = SandboxServer(
+            args.port, dataset=dataset, auth=auth, faults=faults, verbose=args.verbose
+        )
     except OSError as exc:
         parser.exit(1, f"tap-rest-sandbox: cannot listen on {HOST}:{args.port}: {exc}\n")
 

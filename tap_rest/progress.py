@@ -1,0 +1,158 @@
+"""Run progress: resumable checkpoints in STATE, per-stream counts, clean interruption."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.singerlib import SingerMessageType
+from singer_sdk.singerlib.encoding.simple import Message
+
+from tap_rest.pagination import PageRequest
+
+#: the STATE key of an unfinished run; a run that ends well removes it
+RUN_KEY = "tap_rest_run"
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: stop at once, outside any write (like KeyboardInterrupt)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def token_to_state(token: PageRequest | None) -> dict[str, t.Any] | None:
+    """Serialise a page token for STATE."""
+    if token is None:
+        return None
+    return {"url": token.url, "params": [list(p) for p in token.params]}
+
+
+def token_from_state(value: t.Mapping[str, t.Any] | None) -> PageRequest | None:
+    """Read a page token back from STATE."""
+    if not value:
+        return None
+    return PageRequest(
+        url=value.get("url"), params=tuple((k, v) for k, v in value.get("params", []))
+    )
+
+
+@dataclass
+class StreamStats:
+    """What one stream did in a run."""
+
+    records: int = 0
+    requests: int = 0
+    retries: int = 0
+    skipped: int = 0
+    started: float | None = None
+    ended: float | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Return the wall time from the stream's first request to its last record."""
+        if self.started is None:
+            return 0.0
+        return (self.ended or time.monotonic()) - self.started
+
+
+@dataclass
+class RunProgress:
+    """An unfinished run: streams completed, and where the current one stands.
+
+    It rides in STATE under ``tap_rest_run`` while the run goes on, so that a rerun from the last
+    STATE of an interrupted or failed run skips what was delivered and resumes the stream it was
+    in at its last finished page.
+    """
+
+    completed: list[str] = field(default_factory=list)
+    current: dict[str, t.Any] | None = None
+
+    @classmethod
+    def from_state(cls, state: t.Mapping[str, t.Any] | None) -> RunProgress:
+        """Read the progress an interrupted run left in STATE (empty for a finished run)."""
+        run = (state or {}).get(RUN_KEY) or {}
+        return cls(completed=list(run.get("completed", [])), current=run.get("current"))
+
+    def to_state(self) -> dict[str, t.Any]:
+        """Return the STATE value of this progress."""
+        return {"completed": list(self.completed), "current": self.current}
+
+    def take_resume_token(self, stream: str) -> PageRequest | None:
+        """Return, once, the page a stream resumes at, if the interrupted run was in it."""
+        if self.current and self.current.get("stream") == stream:
+            token, self.current = token_from_state(self.current.get("next")), None
+            return token
+        return None
+
+
+@dataclass
+class RunStats:
+    """Counts for the run summary, shared by every stream and thread."""
+
+    streams: dict[str, StreamStats] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, stream: str, **counts: int) -> None:
+        """Add to a stream's counters."""
+        with self.lock:
+            stats = self.streams.setdefault(stream, StreamStats())
+            now = time.monotonic()
+            stats.started = stats.started or now
+            stats.ended = now
+            for name, value in counts.items():
+                setattr(stats, name, getattr(stats, name) + value)
+
+    def lines(self) -> list[str]:
+        """Return one summary line per stream."""
+        return [
+            f"{name}: {s.records} records, {s.requests} requests, {s.retries} retries, "
+            f"{s.skipped} skipped errors, {s.seconds:.1f} s"
+            for name, s in self.streams.items()
+        ]
+
+
+class SignalGuard:
+    """Turns SIGTERM/SIGINT into Interrupted, but never in the middle of writing a message."""
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self._writing = 0
+
+    def handle(self, signum: int) -> None:
+        """Signal handler body: raise now, or once the message being written is whole."""
+        if self._writing:
+            self.pending = signum
+            return
+        raise Interrupted(signum)
+
+    def __enter__(self) -> None:
+        self._writing += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._writing -= 1
+        if not self._writing and self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise Interrupted(signum)
+
+
+class GuardedWriter(MsgSpecWriter):
+    """The msgspec Singer writer, writing each message whole and flushing at each STATE.
+
+    Records are not flushed one by one (a syscall each); a STATE flushes them and itself, so a
+    target never reads a STATE before the records it covers.
+    """
+
+    guard = SignalGuard()
+
+    def write_message(self, message: Message) -> None:
+        """Write one message; flush when it is a STATE."""
+        with self.guard:
+            sys.stdout.buffer.write(self.format_message(message))
+            if message.type == SingerMessageType.STATE:
+                sys.stdout.flush()
