@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 import threading
 import time
@@ -141,18 +143,56 @@ class SignalGuard:
             raise Interrupted(signum)
 
 
-class GuardedWriter(MsgSpecWriter):
-    """The msgspec Singer writer, writing each message whole and flushing at each STATE.
+def write_all(fd: int, data: bytes | bytearray) -> None:
+    """Write every byte, however many partial writes a signal causes.
 
-    Records are not flushed one by one (a syscall each); a STATE flushes them and itself, so a
-    target never reads a STATE before the records it covers.
+    CPython's BufferedWriter (3.11) drops the rest of a chunk when a signal interrupts a write
+    blocked on a full pipe, which is what a slow target makes; os.write reports partial writes.
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _emit(data: bytearray) -> None:
+    """Write to stdout's file descriptor, or to whatever replaced stdout (test harnesses)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+        else:
+            sys.stdout.write(data.decode())
+        return
+    sys.stdout.flush()
+    write_all(fd, data)
+
+
+class GuardedWriter(MsgSpecWriter):
+    """The msgspec Singer writer, writing whole messages to fd 1 and flushing at each STATE.
+
+    Records are buffered (not a syscall each) and go out at least at every STATE, before it, so a
+    target never reads a STATE before the records it covers; a signal never cuts a message.
     """
 
     guard = SignalGuard()
+    flush_size = 1 << 16
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = bytearray()
 
     def write_message(self, message: Message) -> None:
-        """Write one message; flush when it is a STATE."""
+        """Queue one message; write the queue out at a STATE or once it is large."""
         with self.guard:
-            sys.stdout.buffer.write(self.format_message(message))
-            if message.type == SingerMessageType.STATE:
-                sys.stdout.flush()
+            self._pending += self.format_message(message)
+            if message.type == SingerMessageType.STATE or len(self._pending) >= self.flush_size:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write out every queued message."""
+        with self.guard:
+            if self._pending:
+                _emit(self._pending)
+                self._pending.clear()

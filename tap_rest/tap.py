@@ -12,9 +12,10 @@ from types import FrameType
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.authenticators import APIAuthenticatorBase
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._util import load_json
 from singer_sdk.plugin_base import _ConfigInput
+from singer_sdk.singerlib import StateMessage
 
 from tap_rest.auth import (
     Redactor,
@@ -235,13 +236,14 @@ class TapRest(Tap):
     ).to_dict()
 
     message_writer_class = GuardedWriter
+    _resume_input: RunProgress | None = None
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._hide_secrets()
         self.stats = RunStats()
         #: what the interrupted run that the input STATE comes from had done (read once)
-        self.resume_from = RunProgress.from_state(self.state)
+        self.resume_from = self._resume_input or RunProgress()
         #: what this run has done, carried over from the interrupted one
         self.progress = RunProgress(completed=list(self.resume_from.completed))
         if self.resume_from.completed or self.resume_from.current:
@@ -252,6 +254,11 @@ class TapRest(Tap):
                 f", {current['stream']} in progress" if current else "",
             )
         self.run_state[RUN_KEY] = self.progress.to_state()
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Load the bookmarks, and the progress of the interrupted run the STATE comes from."""
+        super().load_state(state)
+        self._resume_input = RunProgress.from_state(state)
 
     @property
     def run_state(self) -> dict[str, t.Any]:
@@ -340,10 +347,17 @@ class TapRest(Tap):
     def run(self) -> None:
         """Sync every selected stream, then drop the run's progress from the final STATE."""
         try:
+            self._sync_and_finish()
+        finally:
+            t.cast("GuardedWriter", self.message_writer).flush()
+
+    def _sync_and_finish(self) -> None:
+        try:
             self.sync_all()
         except Interrupted as stop:
-            self._write_run_state()
-            sys.stdout.flush()
+            # Written even when unchanged, so that the run's last message is its STATE.
+            self.run_state[RUN_KEY] = self.progress.to_state()
+            self.message_writer.write_message(StateMessage(value=self.state))
             self.logger.error(
                 "Interrupted by %s: the last STATE covers every record written; "
                 "run again with it to resume",
@@ -351,12 +365,16 @@ class TapRest(Tap):
             )
             self.log_summary()
             sys.exit(128 + stop.signum)
+        except FatalAPIError as exc:
+            # A known failure: its message says it all, a traceback would only bury it.
+            self.logger.error("%s", exc)
+            self.log_summary()
+            sys.exit(1)
         except BaseException:
             self.log_summary()
             raise
         del self.run_state[RUN_KEY]
         self.state_writer.write_state(self.state)
-        sys.stdout.flush()
         self.log_summary()
 
     def log_summary(self) -> None:
