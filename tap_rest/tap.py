@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import typing as t
@@ -9,10 +10,12 @@ from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 
+from dotenv import find_dotenv, load_dotenv
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
 from singer_sdk.authenticators import APIAuthenticatorBase
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
+from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.helpers._util import load_json
 from singer_sdk.plugin_base import _ConfigInput
 from singer_sdk.singerlib import StateMessage
@@ -86,6 +89,63 @@ AUTH = th.DiscriminatedUnion(
         additional_properties=False,
     ),
 )
+
+
+_TRUTHY = ("1", "true", "t", "yes", "y", "on")
+
+
+def _json_types(prop: t.Mapping[str, t.Any]) -> set[str]:
+    """Return the JSON types a property admits (a union of objects counts as an object)."""
+    if "oneOf" in prop or "properties" in prop:
+        return {"object"}
+    types = prop.get("type", "string")
+    return {types} if isinstance(types, str) else set(types) - {"null"}
+
+
+def _env_value(prop: t.Mapping[str, t.Any], raw: str, variable: str) -> t.Any:
+    """Read one environment variable as its setting's type."""
+    types = _json_types(prop)
+    try:
+        if "integer" in types:
+            return int(raw)
+        if "number" in types:
+            return float(raw)
+        if "boolean" in types:
+            return raw.strip().lower() in _TRUTHY
+        if types & {"array", "object"}:
+            return load_json(raw)
+    except ValueError as exc:
+        msg = f"{variable}: cannot read {raw!r} as {'/'.join(sorted(types))}"
+        raise ConfigValidationError(msg, errors=[msg]) from exc
+    return raw
+
+
+def config_from_env(
+    schema: t.Mapping[str, t.Any], prefix: str, environ: t.Mapping[str, str]
+) -> dict[str, t.Any]:
+    """Read settings from ``<PREFIX><SETTING>`` variables, typed by the config schema.
+
+    An object setting is one JSON variable (``TAP_REST_AUTH='{"type": "bearer", ...}'``) or one
+    variable per field (``TAP_REST_AUTH_TYPE``, ``TAP_REST_AUTH_TOKEN``), as Meltano names them.
+    """
+    config: dict[str, t.Any] = {}
+    for key, prop in schema.get("properties", {}).items():
+        variable = prefix + key.upper().replace("-", "_")
+        if variable in environ:
+            config[key] = _env_value(prop, environ[variable], variable)
+            continue
+        branches = [b for b in prop.get("oneOf", [prop]) if "properties" in b]
+        fields = {name: sub for b in branches for name, sub in b["properties"].items()}
+        nested = {
+            name: _env_value(
+                sub, environ[f"{variable}_{name.upper()}"], f"{variable}_{name.upper()}"
+            )
+            for name, sub in fields.items()
+            if f"{variable}_{name.upper()}" in environ
+        }
+        if nested:
+            config[key] = nested
+    return config
 
 
 class TapRest(Tap):
@@ -254,6 +314,14 @@ class TapRest(Tap):
                 f", {current['stream']} in progress" if current else "",
             )
         self.run_state[RUN_KEY] = self.progress.to_state()
+
+    @classproperty
+    def _env_var_config(cls) -> dict[str, t.Any]:  # noqa: N805
+        """Read settings from the environment (and a .env file), typed by the config schema."""
+        load_dotenv(find_dotenv(usecwd=True), override=False)
+        schema = cls.config_jsonschema
+        cls.append_builtin_config(schema)
+        return config_from_env(schema, cls._env_var_prefix, os.environ)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load the bookmarks, and the progress of the interrupted run the STATE comes from."""

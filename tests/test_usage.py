@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 
+from tap_rest.tap import TapRest
 from tests.conftest import ROOT, run_tap
 from tests.test_catalog import discover, select
+from tests.test_meltano import flat_settings
 
 
 def test_readme_settings_table_is_current() -> None:
@@ -68,3 +70,48 @@ def test_stream_maps_filter_and_hash(tmp_path, config) -> None:
         mapped.records["post_comments"][0],
     )
     assert first_mapped["email"] == hashlib.md5(first_plain["email"].encode()).hexdigest()
+
+
+def test_environment_values_are_typed_by_the_schema(monkeypatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env of the project's around
+    monkeypatch.setenv("TAP_REST_REQUEST_TIMEOUT", "12.5")
+    monkeypatch.setenv("TAP_REST_PAGE_SIZE", "7")
+    monkeypatch.setenv("TAP_REST_AUTH_TYPE", "api_key")
+    monkeypatch.setenv("TAP_REST_AUTH_NAME", "X-Key")
+    monkeypatch.setenv("TAP_REST_AUTH_VALUE", "k-123456")
+    monkeypatch.setenv("TAP_REST_SKIP_STATUSES", '{"posts": [404]}')
+    tap = TapRest(config=None, parse_env_config=True)
+    assert tap.config["request_timeout"] == 12.5
+    assert tap.config["page_size"] == 7
+    assert tap.config["auth"] == {"type": "api_key", "name": "X-Key", "value": "k-123456"}
+    assert tap.config["skip_statuses"] == {"posts": [404]}
+    monkeypatch.setenv("TAP_REST_AUTH", '{"type": "bearer", "token": "t-123456"}')
+    assert TapRest(config=None, parse_env_config=True).config["auth"]["type"] == "bearer"
+
+
+def test_an_unreadable_environment_value_names_the_variable(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    env = {**os.environ, "TAP_REST_PAGE_SIZE": "ten"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tap_rest", "--config", "ENV", "--discover"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "TAP_REST_PAGE_SIZE: cannot read 'ten' as integer" in proc.stderr
+
+
+def test_env_example_lists_every_setting() -> None:
+    names = {
+        line.split("=", 1)[0].lstrip("# ").strip()
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line
+    }
+    settings = flat_settings(
+        TapRest(config={}, validate_config=False).config_jsonschema["properties"]
+    )
+    expected = {"TAP_REST_" + name.upper().replace(".", "_") for name in settings}
+    assert names >= expected, sorted(expected - names)
