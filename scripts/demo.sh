@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job, from a fresh clone: start the sandbox, run tap-rest into target-duckdb (in its
-# own virtual environment, as Meltano does), print each stream's row count read back from the
-# DuckDB file, and stop the sandbox, also on failure or Ctrl-C.
+# The main job, from a fresh clone: install Meltano and the plugins, start the sandbox, run
+# `meltano run tap-rest target-duckdb`, print each stream's row count read back from the DuckDB
+# file, and stop the sandbox, also on failure or Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
@@ -9,16 +9,10 @@ DB=output/tap_rest.duckdb
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
-log "installing tap-rest into .venv"
+log "installing tap-rest (.venv), Meltano (.venv-meltano) and the plugins (.meltano)"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -e ".[sandbox]"
-
-if [ ! -x .targets/target-duckdb/bin/target-duckdb ]; then
-  log "installing target-duckdb into .targets/target-duckdb"
-  rm -rf .targets/target-duckdb
-  "$PYTHON" -m venv .targets/target-duckdb
-  .targets/target-duckdb/bin/python -m pip install -q --disable-pip-version-check target-duckdb==0.8.0
-fi
+bash scripts/meltano.sh
 
 mkdir -p .demo output
 log "starting the sandbox"
@@ -35,23 +29,18 @@ for _ in $(seq 100); do
 done
 [ -n "$URL" ] || { echo "the sandbox did not start: $(cat .demo/sandbox.log)" >&2; exit 1; }
 
-cat > .demo/tap-config.json <<JSON
-{"jsonplaceholder_url": "$URL", "pokeapi_url": "$URL/api/v2"}
-JSON
-cat > .demo/target-config.json <<JSON
-{"path": "$DB", "default_target_schema": "tap_rest"}
-JSON
+export TAP_REST_JSONPLACEHOLDER_URL="$URL" TAP_REST_POKEAPI_URL="$URL/api/v2"
+export TARGET_DUCKDB_PATH="$PWD/$DB"
 rm -f "$DB" "$DB.wal"
 
-log "tap-rest ($URL) | target-duckdb ($DB)"
+log "meltano run tap-rest target-duckdb (sandbox at $URL)"
 start=$(date +%s.%N)
-.venv/bin/tap-rest --config .demo/tap-config.json 2> .demo/tap.log \
-  | .targets/target-duckdb/bin/target-duckdb --config .demo/target-config.json \
-    2> .demo/target.log > .demo/state.json \
-  || { tail -20 .demo/tap.log .demo/target.log >&2; exit 1; }
+.venv-meltano/bin/meltano run --state-id-suffix "demo-$(date +%s)" tap-rest target-duckdb \
+  > .demo/meltano.log 2>&1 || { tail -30 .demo/meltano.log >&2; exit 1; }
 end=$(date +%s.%N)
+grep -o 'Summary: .*' .demo/meltano.log | sed 's/^/  /' >&2 || true
 
-.targets/target-duckdb/bin/python - "$DB" "$start" "$end" <<'PY'
+.meltano/loaders/target-duckdb/venv/bin/python - "$DB" "$start" "$end" <<'PY'
 import sys
 import duckdb
 
@@ -73,5 +62,5 @@ for table, n in rows.items():
     print(f"{table:<{width}}  {n:>7,}")
 print(f"{'-' * width}  {'-' * 7}")
 print(f"{'total':<{width}}  {sum(rows.values()):>7,}")
-print(f"\n{len(rows)} streams loaded into {db} in {end - start:.1f} s")
+print(f"\n{len(rows)} streams loaded into {db} by meltano run in {end - start:.1f} s")
 PY
