@@ -261,10 +261,15 @@ class OAuth2ClientCredentials(OAuthAuthenticator):
             return True
         return time.monotonic() < self.expires_at
 
-    def invalidate(self) -> None:
-        """Forget the cached token, so that the next request fetches a new one."""
+    def invalidate(self, refused_header: str | None = None) -> None:
+        """Forget the token a server refused, so that the next request fetches a new one.
+
+        When several threads are refused the same token, only the first forgets it: the others
+        then use the token it fetched.
+        """
         with self._lock:
-            self.access_token = None
+            if refused_header is None or refused_header == f"Bearer {self.access_token}":
+                self.access_token = None
 
     def authenticate_request(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Add ``Authorization: Bearer``, fetching a token first if needed."""

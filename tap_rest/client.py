@@ -104,6 +104,11 @@ class TapRestStream(RESTStream[PageRequest]):
         return t.cast("TapRest", self._tap)
 
     @property
+    def requests_session(self) -> requests.Session:
+        """Return the session every stream and thread shares (one connection pool)."""
+        return self.tap_rest.session
+
+    @property
     def authenticator(self) -> APIAuthenticatorBase:
         """Return the tap's authenticator, shared by every stream."""
         return self.tap_rest.authenticator
@@ -201,10 +206,12 @@ class TapRestStream(RESTStream[PageRequest]):
             raise FatalAPIError(msg) from exc
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
-        """Request every page, checkpointing STATE after each page of a top-level stream.
+        """Yield every record of a partition, page by page, fetching children ahead.
 
-        A top-level stream skips itself when the interrupted run that the input STATE comes from
-        delivered it, and resumes at that run's last finished page when it was in it.
+        A top-level stream checkpoints STATE after each page (its records and its children's
+        written), skips itself when the interrupted run that the input STATE comes from
+        delivered it, and resumes at that run's last finished page when it was in it. A
+        partition that was fetched ahead (a child, an entity by id) is read from its future.
         """
         run = self.tap_rest
         if context is None and self.name in run.resume_from.completed:
@@ -213,11 +220,30 @@ class TapRestStream(RESTStream[PageRequest]):
                 self.name,
             )
             return
+        self._fetch_entities_ahead(context)
+        ahead = run.prefetcher.take(self, context)
+        if ahead is not None:
+            for page in ahead.result():
+                self._fetch_children_ahead(page, context)
+                yield from page
+            return
         paginator = self.get_new_paginator()
         resume = run.resume_from.take_resume_token(self.name) if context is None else None
         if resume is not None:
             self.logger.info("Stream '%s' resumes at page %s", self.name, self.redact(str(resume)))
             paginator.resume_at(resume)
+        for page in self._pages(context, paginator):
+            self._fetch_children_ahead(page, context)
+            yield from page
+            if context is None:
+                token = None if paginator.finished else paginator.current_value
+                run.checkpoint(self.name, token)
+
+    def _pages(
+        self, context: Context | None, paginator: GuardedPaginator
+    ) -> t.Iterator[list[dict]]:
+        """Yield each page's records, through the retries, rate limiter and skip rules."""
+        run = self.tap_rest
         send = self.request_decorator(self._request)
         with self.get_http_request_counter() as counter:
             counter.with_context(context)
@@ -231,15 +257,38 @@ class TapRestStream(RESTStream[PageRequest]):
                     return
                 counter.increment()
                 self.update_sync_costs(prepared, response, context)
-                received = 0
-                for record in self.parse_response(response):
-                    received += 1
-                    yield record
-                run.stats.add(self.name, records=received)
+                page = list(self.parse_response(response))
+                run.stats.add(self.name, records=len(page))
                 paginator.advance(response)
-                if context is None:
-                    token = None if paginator.finished else paginator.current_value
-                    run.checkpoint(self.name, token)
+                yield page
+
+    def fetch_partition(self, context: Context | None) -> list[list[dict]]:
+        """Fetch every page of a partition (in a worker thread)."""
+        return list(self._pages(context, self.get_new_paginator()))
+
+    def _fetch_children_ahead(self, page: list[dict], context: Context | None) -> None:
+        """Start fetching the child partitions of a page's records, in the worker threads."""
+        prefetcher = self.tap_rest.prefetcher
+        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
+        if not prefetcher.enabled or not children:
+            return
+        for record in page:
+            processed = self.post_process(dict(record), context)
+            if processed is None or not self.stream_maps[0].get_filter_result(processed):
+                continue
+            child_context = self.get_child_context(processed, context)
+            for child in children:
+                prefetcher.submit(t.cast("TapRestStream", child), child_context)
+
+    def _fetch_entities_ahead(self, context: Context | None) -> None:
+        """Start fetching the next entities by id, a window of them, in the worker threads."""
+        prefetcher = self.tap_rest.prefetcher
+        if not prefetcher.enabled or not self.entity_ids or not context:
+            return
+        partitions = self.partitions or []
+        start = next((n for n, p in enumerate(partitions) if p == dict(context)), len(partitions))
+        for partition in partitions[start : start + prefetcher.window]:
+            prefetcher.submit(self, partition)
 
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         """Finish the stream's state, and record it as delivered in the run's progress."""
@@ -276,6 +325,12 @@ class TapRestStream(RESTStream[PageRequest]):
         """
         self._note_rate_limit(response)
         status = response.status_code
+        asked = retry_after_seconds(response) if status >= HTTPStatus.BAD_REQUEST else None
+        if asked is not None:
+            # Hold back every thread at once, not only the one that will retry.
+            self.tap_rest.limiter.pause_for(
+                min(asked, float(self.config.get("max_retry_after", 300)))
+            )
         if status in self.skip_statuses:
             raise SkippedStatusError(self.response_error_message(response), status)
         if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
@@ -386,7 +441,7 @@ class TapRestStream(RESTStream[PageRequest]):
             ):
                 raise
             self.logger.warning("%s; fetching a new OAuth token and retrying once", exc)
-            auth.invalidate()
+            auth.invalidate(prepared_request.headers.get("Authorization"))
             run.limiter.acquire()
             run.stats.add(self.name, requests=1)
             response = super()._request(prepared_request, context)

@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter
@@ -196,3 +197,45 @@ class GuardedWriter(MsgSpecWriter):
             if self._pending:
                 _emit(self._pending)
                 self._pending.clear()
+
+
+class Prefetcher:
+    """Fetches partitions that do not depend on one another in worker threads, ahead of use.
+
+    The main thread still writes every record, in order; a partition's pages are held from the
+    moment they are fetched until they are written, so memory is bounded by the window of
+    partitions in flight (the children of one parent page, or ``window`` entities by id).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.window = workers * 2
+        self.enabled = workers > 1
+        self._executor = (
+            ThreadPoolExecutor(workers, thread_name_prefix="tap-rest") if self.enabled else None
+        )
+        self._futures: dict[tuple[str, tuple], Future] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(stream: t.Any, context: t.Mapping[str, t.Any] | None) -> tuple[str, tuple]:
+        return stream.name, tuple(sorted((context or {}).items()))
+
+    def submit(self, stream: t.Any, context: t.Mapping[str, t.Any]) -> None:
+        """Start fetching a partition, unless it is already on its way."""
+        if self._executor is None:
+            return
+        key = self._key(stream, context)
+        with self._lock:
+            if key not in self._futures:
+                self._futures[key] = self._executor.submit(stream.fetch_partition, dict(context))
+
+    def take(self, stream: t.Any, context: t.Mapping[str, t.Any] | None) -> Future | None:
+        """Return (and forget) the fetch of a partition, if one was started."""
+        with self._lock:
+            return self._futures.pop(self._key(stream, context), None)
+
+    def shutdown(self) -> None:
+        """Cancel what has not started; let running fetches end with their requests."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)

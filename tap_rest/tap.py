@@ -10,6 +10,7 @@ from functools import cached_property
 from importlib.metadata import PackageNotFoundError, version
 from types import FrameType
 
+import requests
 from dotenv import find_dotenv, load_dotenv
 from singer_sdk import Stream, Tap
 from singer_sdk import typing as th
@@ -33,6 +34,7 @@ from tap_rest.progress import (
     RUN_KEY,
     GuardedWriter,
     Interrupted,
+    Prefetcher,
     RunProgress,
     RunStats,
     token_to_state,
@@ -92,6 +94,7 @@ AUTH = th.DiscriminatedUnion(
 
 
 _TRUTHY = ("1", "true", "t", "yes", "y", "on")
+DEFAULT_CONCURRENCY = 10
 
 
 def _json_types(prop: t.Mapping[str, t.Any]) -> set[str]:
@@ -192,6 +195,14 @@ class TapRest(Tap):
             title="Request timeout",
             description="Seconds to wait for the server to connect or send data "
             "before giving up on a request.",
+        ),
+        th.Property(
+            "max_concurrency",
+            th.IntegerType(minimum=1),
+            default=DEFAULT_CONCURRENCY,
+            title="Max concurrency",
+            description="Requests in flight at once for partitions that do not depend on one "
+            "another (children of a page of parents, entities by id); 1: one at a time.",
         ),
         th.Property(
             "max_tries",
@@ -354,6 +365,21 @@ class TapRest(Tap):
         install_redaction(self.redactor)
 
     @cached_property
+    def prefetcher(self) -> Prefetcher:
+        """Return the worker threads that fetch independent partitions ahead."""
+        return Prefetcher(int(self.config.get("max_concurrency", DEFAULT_CONCURRENCY)))
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """Return the HTTP session every stream shares, its pool sized for the workers."""
+        session = requests.Session()
+        size = int(self.config.get("max_concurrency", DEFAULT_CONCURRENCY)) + 2
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=size)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    @cached_property
     def limiter(self) -> RateLimiter:
         """Return the rate limiter every stream and thread shares."""
         return RateLimiter(
@@ -417,6 +443,7 @@ class TapRest(Tap):
         try:
             self._sync_and_finish()
         finally:
+            self.prefetcher.shutdown()
             t.cast("GuardedWriter", self.message_writer).flush()
 
     def _sync_and_finish(self) -> None:

@@ -57,12 +57,24 @@ def _posts_and_comments(tmp_path, sb: Sandbox, **settings: object) -> TapRun:
 def test_retry_after_is_honoured_to_the_second(tmp_path, retry_after_format) -> None:
     spec = FaultSpec(rate_limit=20, retry_after_format=retry_after_format, rate_limit_headers=False)
     with Sandbox(faults=spec) as sb:
-        run = _posts_and_comments(tmp_path, sb)
+        run = _posts_and_comments(tmp_path, sb, max_concurrency=1)
         faults = sb.server.faults
     assert run.returncode == 0, run.stderr[-3000:]
     assert dict(run.counts) == {"posts": 100, "post_comments": 500}
     assert faults.injected["429"] > 0, "the run must have met the limit"
     assert faults.early_requests == 0, "a request went before its Retry-After had passed"
+
+
+def test_retry_after_holds_back_every_thread(tmp_path) -> None:
+    spec = FaultSpec(rate_limit=20, rate_limit_headers=False)
+    with Sandbox(faults=spec) as sb:
+        run = _posts_and_comments(tmp_path, sb, max_concurrency=10)
+        faults = sb.server.faults
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert dict(run.counts) == {"posts": 100, "post_comments": 500}
+    assert faults.injected["429"] > 0
+    # Only requests already in flight when a 429 came back may arrive before its Retry-After.
+    assert faults.early_requests <= 9 * faults.injected["429"]
 
 
 def test_a_client_rate_limit_below_the_servers_meets_no_429(tmp_path) -> None:
@@ -75,8 +87,10 @@ def test_a_client_rate_limit_below_the_servers_meets_no_429(tmp_path) -> None:
 
 
 def test_ratelimit_headers_make_the_tap_wait_for_the_reset(tmp_path) -> None:
+    # One request at a time: with several in flight, those sent before the answer that said
+    # "none left" came back may still meet a 429 (and are retried after its Retry-After).
     with Sandbox(faults=FaultSpec(rate_limit=20)) as sb:
-        run = _posts_and_comments(tmp_path, sb)
+        run = _posts_and_comments(tmp_path, sb, max_concurrency=1)
         faults = sb.server.faults
     assert run.returncode == 0, run.stderr[-3000:]
     assert dict(run.counts) == {"posts": 100, "post_comments": 500}
