@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import random
+import re
 import typing as t
+from functools import cached_property
 from http import HTTPStatus
 from urllib.parse import quote
 
 import backoff
+import msgspec
 import requests
 from singer_sdk import RESTStream
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.jsonpath import extract_jsonpath
+from singer_sdk.mapper import SameRecordTransform
 
 from tap_rest.auth import OAuth2ClientCredentials, redact_url
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
@@ -22,10 +27,20 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
+    from tap_rest.progress import GuardedWriter
     from tap_rest.tap import TapRest
 
 _BODY_EXCERPT = 300
 
+
+#: the Python types a JSON schema type admits in a decoded record (bool is no integer)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
 
 #: where a response's decoded body is kept, so that it is decoded once, inside the retries
 _BODY = "_tap_rest_body"
@@ -52,6 +67,26 @@ RETRIABLE = (
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.ContentDecodingError,
 )
+
+
+_SIMPLE_PATH = re.compile(r"\$((?:\.[A-Za-z_][A-Za-z0-9_]*)*)(\[\*\])?")
+
+
+def _records_at(jsonpath: str, body: t.Any) -> t.Iterable[t.Any]:
+    """Return the values at a JSONPath; ``$``, ``$[*]`` and ``$.a.b[*]`` without jsonpath-ng."""
+    match = _SIMPLE_PATH.fullmatch(jsonpath)
+    if match is None:
+        return extract_jsonpath(jsonpath, body)
+    node = body
+    for key in match.group(1).split(".")[1:]:
+        if not isinstance(node, dict) or key not in node:
+            return ()
+        node = node[key]
+    if match.group(2) is None:
+        return (node,)
+    if isinstance(node, list):
+        return node
+    return node.values() if isinstance(node, dict) else ()
 
 
 def _describe(exc: BaseException | None, stream: TapRestStream) -> str:
@@ -92,6 +127,7 @@ class TapRestStream(RESTStream[PageRequest]):
         super().__init__(*args, **kwargs)
         self._schema_sent = False
         self._fetched_ids: set[t.Any] = set()
+        self._extracted_at = utc_now()
 
     @property
     def url_base(self) -> str:
@@ -180,7 +216,7 @@ class TapRestStream(RESTStream[PageRequest]):
         if self.entity_ids:
             yield body
         else:
-            yield from extract_jsonpath(self.records_jsonpath, body)
+            yield from _records_at(self.records_jsonpath, body)
 
     def _decode(self, response: requests.Response) -> None:
         """Decode a body once, inside the retries: a JSON body cut short is retried, HTML is not."""
@@ -189,8 +225,8 @@ class TapRestStream(RESTStream[PageRequest]):
             return
         content_type = response.headers.get("Content-Type", "")
         try:
-            setattr(response, _BODY, response.json())
-        except ValueError as exc:
+            setattr(response, _BODY, msgspec.json.decode(response.content))
+        except msgspec.DecodeError as exc:
             where = f"Stream '{self.name}': {response.request.method} {self.redact(response.url)}"
             if "json" in content_type.lower() or not content_type:
                 msg = (
@@ -224,6 +260,7 @@ class TapRestStream(RESTStream[PageRequest]):
         ahead = run.prefetcher.take(self, context)
         if ahead is not None:
             for page in ahead.result():
+                self._extracted_at = utc_now()
                 self._fetch_children_ahead(page, context)
                 yield from page
             return
@@ -233,6 +270,7 @@ class TapRestStream(RESTStream[PageRequest]):
             self.logger.info("Stream '%s' resumes at page %s", self.name, self.redact(str(resume)))
             paginator.resume_at(resume)
         for page in self._pages(context, paginator):
+            self._extracted_at = utc_now()
             self._fetch_children_ahead(page, context)
             yield from page
             if context is None:
@@ -313,6 +351,76 @@ class TapRestStream(RESTStream[PageRequest]):
             for key, value in context.items():
                 row.setdefault(key, value)
         return row
+
+    def generate_child_contexts(
+        self, record: Record, context: Context | None
+    ) -> t.Iterable[Context | None]:
+        """Hand the record's key to the child streams, when any is to be synced."""
+        if self._syncs_children:
+            yield self.get_child_context(record, context)
+
+    @cached_property
+    def _syncs_children(self) -> bool:
+        """Tell whether any child stream is to be synced (the catalog is set by now)."""
+        return any(c.selected or c.has_selected_descendents for c in self.child_streams)
+
+    # --- the per-record fast path ------------------------------------------------------------
+
+    @cached_property
+    def _plain_types(self) -> dict[str, tuple[type, ...]] | None:
+        """Return the Python types each property admits when the schema is flat, else None."""
+        types: dict[str, tuple[type, ...]] = {}
+        for name, prop in self.schema.get("properties", {}).items():
+            kinds = prop.get("type", [])
+            kinds = [kinds] if isinstance(kinds, str) else kinds
+            if not kinds or any(k not in _PYTHON_TYPES for k in kinds):
+                return None
+            types[name] = tuple(c for k in kinds for c in _PYTHON_TYPES[k])
+        return types
+
+    @cached_property
+    def _writer(self) -> GuardedWriter:
+        return t.cast("GuardedWriter", self._tap.message_writer)
+
+    @cached_property
+    def _plain_check(self) -> t.Callable[[Record], bool] | None:
+        """Return a function telling whether a record is exactly of the schema's flat types."""
+        types = self._fast_path
+        if types is None:
+            return None
+        names = frozenset(types)
+        terms = " and ".join(f"type(r.get({k!r})) in T[{k!r}]" for k in types) or "True"
+        namespace = {"T": types, "NAMES": names}
+        # One compiled expression per stream: the check costs a few attribute lookups a record.
+        exec(f"def check(r):\n    return r.keys() <= NAMES and {terms}", namespace)
+        return t.cast("t.Callable[[Record], bool]", namespace["check"])
+
+    @cached_property
+    def _fast_path(self) -> dict[str, tuple[type, ...]] | None:
+        """Return the flat types when records can be written as they are, else None.
+
+        That is when nothing transforms them: no stream map, no flattening, every property
+        selected, no record version. Each record is still checked against the types.
+        """
+        if (
+            self._plain_types is None
+            or len(self.stream_maps) != 1
+            or type(self.stream_maps[0]) is not SameRecordTransform
+            or self.config.get("flattening_enabled")
+            or self._stream_version is not None
+            or not all(self.mask.values())
+        ):
+            return None
+        return self._plain_types
+
+    def _write_record_message(self, record: Record) -> None:
+        """Write a record as it is when its types are the schema's, else through the SDK."""
+        check = self._plain_check
+        if check is not None and check(record):
+            self._writer.write_record(self.name, record, self._extracted_at)
+            self.state_manager.is_flushed = False
+            return
+        super()._write_record_message(record)
 
     def get_child_context(self, record: Record, context: Context | None) -> dict:
         """Hand the record's id to child streams."""

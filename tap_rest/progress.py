@@ -10,8 +10,9 @@ import time
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
 from singer_sdk.singerlib import SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
 
@@ -189,6 +190,19 @@ class GuardedWriter(MsgSpecWriter):
         with self.guard:
             self._pending += self.format_message(message)
             if message.type == SingerMessageType.STATE or len(self._pending) >= self.flush_size:
+                self.flush()
+
+    def write_record(self, stream: str, record: dict, time_extracted: datetime) -> None:
+        """Queue a RECORD message, as the SDK would write it, without building its object."""
+        line = {
+            "type": "RECORD",
+            "stream": stream,
+            "record": record,
+            "time_extracted": time_extracted,
+        }
+        with self.guard:
+            self._pending += serialize_jsonl(line)
+            if len(self._pending) >= self.flush_size:
                 self.flush()
 
     def flush(self) -> None:

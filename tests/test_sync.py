@@ -196,3 +196,25 @@ def test_max_pages_caps_every_list_and_says_so(tmp_path, config) -> None:
     assert run.returncode == 0, run.stderr[-2000:]
     assert dict(run.counts) == {"posts": 20, "abilities": 20}
     assert "Stream 'posts' stopped at its cap of 2 pages" in run.stderr
+
+
+def _sequence(run: TapRun) -> list[tuple[str, str]]:
+    return [
+        (m["stream"], json.dumps(m["record"], sort_keys=True))
+        for m in run.messages
+        if m["type"] == "RECORD"
+    ]
+
+
+def test_concurrent_fetching_writes_exactly_what_one_at_a_time_writes(tmp_path, config) -> None:
+    one = run_tap(tmp_path, {**config, "max_concurrency": 1})
+    many = run_tap(tmp_path, {**config, "max_concurrency": 10, "post_ids": [5, 3, 9]})
+    assert one.returncode == 0, one.stderr[-2000:]
+    assert many.returncode == 0, many.stderr[-2000:]
+    by_id = run_tap(tmp_path, {**config, "max_concurrency": 1, "post_ids": [5, 3, 9]})
+    assert _sequence(many) == _sequence(by_id), "same records, in the same order"
+    full = run_tap(tmp_path, {**config, "max_concurrency": 10})
+    assert _sequence(full) == _sequence(one)
+    states_one = [m for m in one.messages if m["type"] == "STATE"]
+    states_many = [m for m in full.messages if m["type"] == "STATE"]
+    assert states_one == states_many, "STATE at the same points, covering the same work"

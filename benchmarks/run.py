@@ -1,0 +1,228 @@
+"""Benchmarks, side by side in one run, against the sandbox; results in benchmarks/RESULTS.md.
+
+    .venv/bin/python benchmarks/run.py            # the three benchmarks, about two minutes
+
+- bulk: 200,000 photos in pages of 1,000, tap to /dev/null, against a plain ``requests`` loop
+  writing the same records as JSON lines (the practical ceiling in Python); target >= 0.8x.
+- fan-out: 1,000 posts and their comments at 20 ms a request, ``max_concurrency`` at its
+  default against 1, and against the plain loop; target <= 1/6 of the wall time at 1.
+- memory: peak RSS of the tap for 10,000 against 1,000,000 records; target <= 1.2x.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PYTHON = sys.executable
+REPEATS = 3
+
+
+@contextmanager
+def sandbox(*flags: str):  # noqa: ANN201
+    """Start tap-rest-sandbox on a free port; yield its origin."""
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "tap_rest.sandbox", "--port", "0", *flags],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = proc.stdout.readline() if proc.stdout else ""
+        match = re.search(r"http://127\.0\.0\.1:\d+", line)
+        if not match:
+            raise RuntimeError(f"the sandbox did not start: {line!r}")
+        yield match.group(0)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def peak_rss(cmd: list[str]) -> tuple[float, float]:
+    """Run a command and return (wall seconds, its own peak RSS in MiB) via wait4."""
+    start = time.perf_counter()
+    with open(os.devnull, "wb") as devnull:
+        proc = subprocess.Popen(cmd, stdout=devnull, stderr=subprocess.DEVNULL, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status:
+        raise RuntimeError(f"{cmd[:3]} exited with status {status}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def tap_config(tmp: Path, name: str, origin: str, **settings: object) -> Path:
+    """Write a tap config pointing at the sandbox; return its path."""
+    path = tmp / f"{name}.json"
+    config = {"jsonplaceholder_url": origin, "pokeapi_url": f"{origin}/api/v2", **settings}
+    path.write_text(json.dumps(config))
+    return path
+
+
+def select(tmp: Path, config: Path, streams: set[str]) -> Path:
+    """Write a catalog that selects exactly these streams; return its path."""
+    catalog = json.loads(
+        subprocess.run(
+            [PYTHON, "-m", "tap_rest", "--config", str(config), "--discover"],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    )
+    for entry in catalog["streams"]:
+        for md in entry["metadata"]:
+            if not md["breadcrumb"]:
+                md["metadata"]["selected"] = entry["tap_stream_id"] in streams
+    path = tmp / "catalog.json"
+    path.write_text(json.dumps(catalog))
+    return path
+
+
+def median_wall(cmd: list[str]) -> float:
+    """Return the median wall time of a few runs."""
+    return statistics.median(peak_rss(cmd)[0] for _ in range(REPEATS))
+
+
+def bulk(tmp: Path) -> dict[str, float]:
+    """Measure records per second, tap against the plain loop."""
+    with sandbox("--scale", "40") as origin:
+        plain = [PYTHON, str(HERE / "plain_loop.py"), "bulk", origin, "1000"]
+        tap = [PYTHON, str(HERE / "photos_tap.py"), "--config"]
+        tap.append(str(tap_config(tmp, "bulk", origin, page_size=1000)))
+        peak_rss(plain)  # fills the sandbox's cache, so that neither side pays for generation
+        walls = {"plain": [], "tap": []}
+        for _ in range(REPEATS):
+            walls["plain"].append(peak_rss(plain)[0])
+            walls["tap"].append(peak_rss(tap)[0])
+    records = 200_000
+    plain_rate = records / statistics.median(walls["plain"])
+    tap_rate = records / statistics.median(walls["tap"])
+    return {"plain_rate": plain_rate, "tap_rate": tap_rate, "ratio": tap_rate / plain_rate}
+
+
+def fanout(tmp: Path) -> dict[str, float]:
+    """Measure the fan-out wall times."""
+    with sandbox("--scale", "10", "--latency-ms", "20") as origin:
+        config = tap_config(tmp, "fanout", origin, page_size=100)
+        catalog = str(select(tmp, config, {"posts", "post_comments"}))
+        default = [PYTHON, "-m", "tap_rest", "--config", str(config), "--catalog", catalog]
+        one = [
+            PYTHON,
+            "-m",
+            "tap_rest",
+            "--config",
+            str(tap_config(tmp, "fanout1", origin, page_size=100, max_concurrency=1)),
+            "--catalog",
+            catalog,
+        ]
+        plain = [PYTHON, str(HERE / "plain_loop.py"), "fanout", origin, "100"]
+        results = {
+            "default": median_wall(default),
+            "one": peak_rss(one)[0],
+            "plain": peak_rss(plain)[0],
+        }
+    results["ratio"] = results["default"] / results["one"]
+    return results
+
+
+def memory(tmp: Path) -> dict[str, float]:
+    """Measure the tap's peak RSS for 10,000 and 1,000,000 records."""
+    rss = {}
+    for scale, records in (("2", 10_000), ("200", 1_000_000)):
+        with sandbox("--scale", scale) as origin:
+            config = tap_config(tmp, f"memory{scale}", origin, page_size=1000)
+            _, rss[records] = peak_rss(
+                [PYTHON, str(HERE / "photos_tap.py"), "--config", str(config)]
+            )
+    return {"small": rss[10_000], "large": rss[1_000_000], "ratio": rss[1_000_000] / rss[10_000]}
+
+
+def machine() -> str:
+    """Describe the machine and the versions measured."""
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    mem = next(
+        (
+            int(line.split()[1]) // 1024 // 1024
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        0,
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem} GiB; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; singer-sdk {version('singer-sdk')}, "
+        f"requests {version('requests')}, msgspec {version('msgspec')}"
+    )
+
+
+def main() -> int:
+    """Run the benchmarks, print the table and write RESULTS.md; exit 1 if a target is missed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tmp = Path(scratch)
+        b, f, m = bulk(tmp), fanout(tmp), memory(tmp)
+    rows = [
+        (
+            "bulk: 200,000 photos, pages of 1,000",
+            f"tap {b['tap_rate']:,.0f} rec/s, plain loop {b['plain_rate']:,.0f} rec/s",
+            f"{b['ratio']:.2f}x",
+            ">= 0.8x",
+            b["ratio"] >= 0.8,
+        ),
+        (
+            "fan-out: 1,000 posts + comments, 20 ms",
+            f"max_concurrency 10: {f['default']:.1f} s, 1: {f['one']:.1f} s, "
+            f"plain loop {f['plain']:.1f} s",
+            f"{f['ratio']:.3f}",
+            "<= 0.167",
+            f["ratio"] <= 1 / 6,
+        ),
+        (
+            "memory: peak RSS, 10,000 vs 1,000,000",
+            f"{m['small']:.0f} MiB vs {m['large']:.0f} MiB",
+            f"{m['ratio']:.2f}x",
+            "<= 1.2x",
+            m["ratio"] <= 1.2,
+        ),
+    ]
+    table = ["| benchmark | measured | ratio | target | met |", "|---|---|---|---|---|"]
+    table += [f"| {a} | {b_} | {c} | {d} | {'yes' if ok else 'NO'} |" for a, b_, c, d, ok in rows]
+    text = "\n".join(
+        [
+            "# Benchmark results",
+            "",
+            f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by "
+            "`.venv/bin/python benchmarks/run.py` (median of 3 where repeated), tap and plain "
+            "loop side by side against the sandbox on the same machine:",
+            "",
+            machine(),
+            "",
+            *table,
+            "",
+        ]
+    )
+    (HERE / "RESULTS.md").write_text(text)
+    print(text)
+    return 0 if all(ok for *_, ok in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
