@@ -20,7 +20,7 @@ from singer_sdk.mapper import SameRecordTransform
 
 from tap_rest.auth import OAuth2ClientCredentials, redact_url
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
-from tap_rest.ratelimit import rate_limit_wait, retry_after_seconds
+from tap_rest.ratelimit import RateLimiter, rate_limit_wait, retry_after_seconds
 
 if t.TYPE_CHECKING:
     from singer_sdk.authenticators import APIAuthenticatorBase
@@ -113,6 +113,8 @@ class TapRestStream(RESTStream[PageRequest]):
     #: the setting listing ids to fetch one by one from ``entity_path`` instead of the list
     ids_setting: t.ClassVar[str | None] = None
     entity_path: t.ClassVar[str | None] = None
+    #: the named API (``apis`` setting) whose auth and rate limit this stream uses
+    api_name: t.ClassVar[str | None] = None
     #: the key under which this stream's records hand their ``id`` to child streams
     child_context_key: t.ClassVar[str] = "id"
     records_jsonpath = "$[*]"
@@ -146,8 +148,13 @@ class TapRestStream(RESTStream[PageRequest]):
 
     @property
     def authenticator(self) -> APIAuthenticatorBase:
-        """Return the tap's authenticator, shared by every stream."""
-        return self.tap_rest.authenticator
+        """Return the authenticator shared by every stream of the same API."""
+        return self.tap_rest.authenticator_for(self.api_name)
+
+    @property
+    def limiter(self) -> RateLimiter:
+        """Return the rate limiter shared by every stream of the same API."""
+        return self.tap_rest.limiter_for(self.api_name)
 
     @property
     def http_headers(self) -> dict:
@@ -316,7 +323,9 @@ class TapRestStream(RESTStream[PageRequest]):
                 continue
             child_context = self.get_child_context(processed, context)
             for child in children:
-                prefetcher.submit(t.cast("TapRestStream", child), child_context)
+                # The key the child will ask for: its context as its sync() prepares it.
+                prepared = child.preprocess_context(dict(child_context))
+                prefetcher.submit(t.cast("TapRestStream", child), prepared)
 
     def _fetch_entities_ahead(self, context: Context | None) -> None:
         """Start fetching the next entities by id, a window of them, in the worker threads."""
@@ -436,9 +445,7 @@ class TapRestStream(RESTStream[PageRequest]):
         asked = retry_after_seconds(response) if status >= HTTPStatus.BAD_REQUEST else None
         if asked is not None:
             # Hold back every thread at once, not only the one that will retry.
-            self.tap_rest.limiter.pause_for(
-                min(asked, float(self.config.get("max_retry_after", 300)))
-            )
+            self.limiter.pause_for(min(asked, float(self.config.get("max_retry_after", 300))))
         if status in self.skip_statuses:
             raise SkippedStatusError(self.response_error_message(response), status)
         if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
@@ -459,7 +466,7 @@ class TapRestStream(RESTStream[PageRequest]):
             self.logger.info(
                 "Stream '%s': rate limit exhausted; waiting %.1f s for its reset", self.name, wait
             )
-            self.tap_rest.limiter.pause_for(min(wait, cap))
+            self.limiter.pause_for(min(wait, cap))
 
     def response_error_message(self, response: requests.Response) -> str:
         """Describe a failed response: stream, method, redacted URL, status and a body excerpt."""
@@ -508,7 +515,7 @@ class TapRestStream(RESTStream[PageRequest]):
                     )
                 # Never earlier than asked: the jitter only adds.
                 wait = min(asked, cap) + random.uniform(0, min(0.1 * min(asked, cap), 1.0))
-                self.tap_rest.limiter.pause_for(wait)
+                self.limiter.pause_for(wait)
             else:
                 ceiling = min(longest, factor * 2**attempt)
                 wait = ceiling / 2 + random.uniform(0, ceiling / 2)
@@ -538,7 +545,7 @@ class TapRestStream(RESTStream[PageRequest]):
     ) -> requests.Response:
         """Send through the rate limiter and decode the body; under OAuth, renew once on 401."""
         run = self.tap_rest
-        run.limiter.acquire()
+        self.limiter.acquire()
         run.stats.add(self.name, requests=1)
         try:
             response = super()._request(prepared_request, context)
@@ -550,7 +557,7 @@ class TapRestStream(RESTStream[PageRequest]):
                 raise
             self.logger.warning("%s; fetching a new OAuth token and retrying once", exc)
             auth.invalidate(prepared_request.headers.get("Authorization"))
-            run.limiter.acquire()
+            self.limiter.acquire()
             run.stats.add(self.name, requests=1)
             response = super()._request(prepared_request, context)
         self._decode(response)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import sys
@@ -29,6 +30,7 @@ from tap_rest.auth import (
     secret_values,
     without_secrets,
 )
+from tap_rest.declarative import DeclaredStream, definition_problems, infer_schema, stream_class
 from tap_rest.pagination import PageRequest
 from tap_rest.progress import (
     RUN_KEY,
@@ -95,6 +97,7 @@ AUTH = th.DiscriminatedUnion(
 
 _TRUTHY = ("1", "true", "t", "yes", "y", "on")
 DEFAULT_CONCURRENCY = 10
+SAMPLE_PAGES, SAMPLE_RECORDS = 3, 1000
 
 
 def _json_types(prop: t.Mapping[str, t.Any]) -> set[str]:
@@ -297,6 +300,38 @@ class TapRest(Tap):
             '{"posts": {"userId": 1}}; a list value repeats the parameter.',
         ),
         th.Property(
+            "apis",
+            th.ObjectType(
+                additional_properties=th.ObjectType(
+                    th.Property("base_url", th.URIType, required=True, description="Base URL."),
+                    th.Property("auth", AUTH, description="Authentication, as the auth setting."),
+                    th.Property(
+                        "headers",
+                        th.ObjectType(additional_properties=th.StringType),
+                        description="Headers sent with every request.",
+                    ),
+                    th.Property(
+                        "requests_per_second",
+                        th.NumberType(exclusive_minimum=0),
+                        description="Rate limit shared by this API's streams.",
+                    ),
+                    additional_properties=False,
+                )
+            ),
+            title="APIs",
+            description="Named APIs for the streams setting: base_url, auth, headers and "
+            "requests_per_second shared by their streams.",
+        ),
+        th.Property(
+            "streams",
+            th.ArrayType(th.ObjectType(additional_properties=True)),
+            title="Streams",
+            description="Streams described in config alone: name, api or base_url, path (with "
+            "{placeholders}), records_path, primary_keys, paginator, params, headers, parent, "
+            "replication_key and bookmark_param, skip_statuses, schema (inferred when absent). "
+            "See the README.",
+        ),
+        th.Property(
             "auth",
             AUTH,
             title="Authentication",
@@ -308,8 +343,13 @@ class TapRest(Tap):
 
     message_writer_class = GuardedWriter
     _resume_input: RunProgress | None = None
+    _input_bookmarks: dict[str, t.Any] = {}
+    _api_auth: dict[str, APIAuthenticatorBase]
+    _api_limiters: dict[str, RateLimiter]
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        self._api_auth = {}
+        self._api_limiters = {}
         super().__init__(*args, **kwargs)
         self._hide_secrets()
         self.stats = RunStats()
@@ -338,6 +378,19 @@ class TapRest(Tap):
         """Load the bookmarks, and the progress of the interrupted run the STATE comes from."""
         super().load_state(state)
         self._resume_input = RunProgress.from_state(state)
+        self._input_bookmarks = copy.deepcopy(state.get("bookmarks", {}))
+
+    def bookmark(self, stream: str, context: t.Mapping[str, t.Any] | None) -> t.Any:
+        """Return the replication key value the input STATE holds for a stream or partition.
+
+        Read-only and the same for the whole run, so worker threads may ask it before the
+        partition's own sync has started.
+        """
+        entry = self._input_bookmarks.get(stream) or {}
+        if context:
+            partitions = entry.get("partitions") or []
+            entry = next((p for p in partitions if p.get("context") == dict(context)), {})
+        return entry.get("replication_key_value")
 
     @property
     def run_state(self) -> dict[str, t.Any]:
@@ -447,6 +500,7 @@ class TapRest(Tap):
             t.cast("GuardedWriter", self.message_writer).flush()
 
     def _sync_and_finish(self) -> None:
+        self.stats = RunStats()  # what discovery sampled is no part of the run
         try:
             self.sync_all()
         except Interrupted as stop:
@@ -487,7 +541,14 @@ class TapRest(Tap):
         if len(errors) < len(schema_errors) and not problems:
             problems = ["auth: does not match the schema of its type"]
         errors += problems
-        known = {cls.name for cls in STREAM_TYPES}
+        builtin = {cls.name for cls in STREAM_TYPES}
+        declared = self.config.get("streams") or []
+        errors += definition_problems(declared, self.config.get("apis") or {}, builtin)
+        for name, api in (self.config.get("apis") or {}).items():
+            errors += [
+                p.replace("auth", f"apis.{name}.auth", 1) for p in auth_problems(api.get("auth"))
+            ]
+        known = builtin | {d.get("name") for d in declared}
         for setting in ("query_params", "skip_statuses"):
             unknown = sorted(set(self.config.get(setting) or {}) - known)
             if unknown:
@@ -509,8 +570,80 @@ class TapRest(Tap):
         )
 
     def discover_streams(self) -> list[Stream]:
-        """Return one instance of every built-in stream."""
-        return [stream_class(tap=self) for stream_class in STREAM_TYPES]
+        """Return the built-in streams, then those the streams setting describes."""
+        streams: list[Stream] = [cls(tap=self) for cls in STREAM_TYPES]
+        classes: dict[str, type[DeclaredStream]] = {}
+        samples: dict[str, list[dict]] = {}
+        apis = self.config.get("apis") or {}
+        pending = list(self.config.get("streams") or [])
+        while pending:
+            ready = [
+                d
+                for d in pending
+                if (d.get("parent") or {}).get("stream", None) in (None, *classes)
+            ]
+            if not ready:
+                break  # a cycle or a missing parent: validation has named it
+            for given in ready:
+                pending.remove(given)
+                parent = classes.get((given.get("parent") or {}).get("stream", ""))
+                definition = given
+                known = self.input_catalog.get_stream(given["name"]) if self.input_catalog else None
+                if "schema" not in given and known is not None:
+                    # The catalog carries the schema discovery inferred: no request needed.
+                    definition = {**given, "schema": known.schema.to_dict()}
+                elif "schema" not in given:
+                    probe = stream_class(given, apis, parent)
+                    definition = {**given, "schema": self._infer_schema(probe, samples)}
+                cls = stream_class(definition, apis, parent)
+                classes[definition["name"]] = cls
+                streams.append(cls(tap=self))
+        return streams
+
+    def _infer_schema(self, cls: type[DeclaredStream], samples: dict[str, list[dict]]) -> dict:
+        """Infer a declared stream's schema from a few pages of its records."""
+        name, keys = cls.definition["name"], cls.definition["primary_keys"]
+        probe = cls(tap=self, schema={"type": "object", "properties": {}})
+        context = None
+        if cls.parent_stream_type is not None:
+            parent = t.cast("type[DeclaredStream]", cls.parent_stream_type)
+            parents = samples.get(parent.definition["name"])
+            if parents is None:
+                first = parent(tap=self)._pages(None, parent(tap=self).get_new_paginator())
+                parents = samples[parent.definition["name"]] = next(iter(first), [])
+            if not parents:
+                return infer_schema([], keys)
+            context = probe.preprocess_context(parents[0])
+        records: list[dict] = []
+        for n, page in enumerate(probe._pages(context, probe.get_new_paginator())):
+            records += [probe.post_process(dict(r), context) or r for r in page]
+            if n >= SAMPLE_PAGES - 1 or len(records) >= SAMPLE_RECORDS:
+                break
+        samples[name] = records
+        self.logger.info("Inferred the schema of '%s' from %d records", name, len(records))
+        return infer_schema(records, keys)
+
+    def authenticator_for(self, api: str | None) -> APIAuthenticatorBase:
+        """Return the authenticator of a named API (its own auth), else the tap's."""
+        auth = ((self.config.get("apis") or {}).get(api) or {}).get("auth") if api else None
+        if auth is None:
+            return self.authenticator
+        name = t.cast("str", api)
+        if name not in self._api_auth:
+            timeout = float(self.config.get("request_timeout", 60))
+            self._api_auth[name] = build_authenticator(auth, timeout=timeout)
+        return self._api_auth[name]
+
+    def limiter_for(self, api: str | None) -> RateLimiter:
+        """Return the rate limiter of a named API (its own requests_per_second), else the tap's."""
+        rate = (
+            ((self.config.get("apis") or {}).get(api) or {}).get("requests_per_second")
+            if api
+            else None
+        )
+        if rate is None:
+            return self.limiter
+        return self._api_limiters.setdefault(t.cast("str", api), RateLimiter(rate, 1))
 
 
 if __name__ == "__main__":

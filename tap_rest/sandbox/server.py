@@ -26,6 +26,8 @@ import msgspec
 from tap_rest.sandbox import data, generic
 from tap_rest.sandbox.auth import MODES, TOKEN_PATH, AuthSpec, AuthState
 from tap_rest.sandbox.faults import RETRY_AFTER_FORMATS, Faults, FaultSpec
+from tap_rest.sandbox.shop import PREFIX as SHOP_PREFIX
+from tap_rest.sandbox.shop import Shop
 
 HOST = "127.0.0.1"
 POKEAPI_PREFIX = "/api/v2"
@@ -100,7 +102,16 @@ class _Replica:
 
     def __init__(self, dataset: data.Dataset) -> None:
         self.data = dataset
-        self.respond = lru_cache(maxsize=4096)(self._respond)
+        self.shop = Shop()
+        self.cached = lru_cache(maxsize=4096)(self._respond)
+
+    def respond(self, host: str, target: str) -> Response:
+        """Answer a GET; the shop's records change, so its answers are never cached."""
+        if target.startswith(SHOP_PREFIX + "/"):
+            split = urlsplit(target)
+            answer = self.shop.respond(split.path, parse_qs(split.query, keep_blank_values=True))
+            return _json(*answer) if answer else _json(404, {"error": "not found"})
+        return self.cached(host, target)
 
     def _respond(self, host: str, target: str) -> Response:
         split = urlsplit(target)
@@ -320,7 +331,16 @@ class _Handler(BaseHTTPRequestHandler):
         """Answer the OAuth token endpoint; nothing else takes a POST."""
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        if urlsplit(self.path).path != TOKEN_PATH:
+        split = urlsplit(self.path)
+        if split.path == SHOP_PREFIX + "/touch":
+            customer = _int(parse_qs(split.query).get("customer", [""])[0])
+            if customer is None:
+                self._send(*_json(400, {"error": "touch needs ?customer=N"}))
+                return
+            self.server.replica.shop.touch(customer)
+            self._send(*_json(200, {"touched": customer}))
+            return
+        if split.path != TOKEN_PATH:
             self._send(*_json(405, {"error": "method not allowed"}))
             return
         status, answer = self.server.auth.issue(self.headers, body)

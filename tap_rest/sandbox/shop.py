@@ -1,0 +1,93 @@
+"""A small shop API that no built-in stream covers, whose records change between runs.
+
+``GET /shop/customers`` and ``GET /shop/customers/{id}/orders``, each paged by ``offset`` and
+``limit`` with ``{"total", "data"}``, filtered by ``updated_since`` (records updated strictly
+after it, an ISO 8601 time). ``POST /shop/touch?customer=N`` updates customer N and its first
+order now, as a real shop would between two syncs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import typing as t
+
+from tap_rest.sandbox.data import _mix, _words
+
+PREFIX = "/shop"
+CUSTOMERS, ORDERS_PER_CUSTOMER = 50, 4
+_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Shop:
+    """The shop's records, with the updates made through /shop/touch."""
+
+    def __init__(self) -> None:
+        self._touched: dict[tuple[str, int], str] = {}
+        self._lock = threading.Lock()
+
+    def customer(self, i: int) -> dict[str, t.Any]:
+        """Return customer i."""
+        s = _mix(10, i)
+        with self._lock:
+            updated = self._touched.get(("customer", i), _stamp(_EPOCH + dt.timedelta(minutes=i)))
+        return {
+            "id": i,
+            "name": _words(s, 2, 3).title(),
+            "email": f"customer{i}@shop.test",
+            "tier": ["bronze", "silver", "gold"][s % 3],
+            "updated_at": updated,
+        }
+
+    def order(self, i: int) -> dict[str, t.Any]:
+        """Return order i."""
+        s = _mix(11, i)
+        with self._lock:
+            updated = self._touched.get(("order", i), _stamp(_EPOCH + dt.timedelta(hours=i)))
+        return {
+            "id": i,
+            "customer_id": (i - 1) // ORDERS_PER_CUSTOMER + 1,
+            "amount": round((s % 100_000) / 100, 2),
+            "status": ["placed", "paid", "shipped"][s % 3],
+            "lines": [
+                {"sku": f"SKU-{(s >> k) % 500}", "quantity": 1 + (s >> k) % 4}
+                for k in range(1 + s % 3)
+            ],
+            "updated_at": updated,
+        }
+
+    def touch(self, customer: int) -> None:
+        """Update a customer and its first order now."""
+        now = _stamp(dt.datetime.now(dt.timezone.utc))
+        with self._lock:
+            self._touched[("customer", customer)] = now
+            self._touched[("order", (customer - 1) * ORDERS_PER_CUSTOMER + 1)] = now
+
+    def respond(self, path: str, query: dict[str, list[str]]) -> tuple[int, t.Any] | None:
+        """Answer a GET under /shop, or None when the path is not the shop's."""
+        parts = [p for p in path[len(PREFIX) :].split("/") if p]
+        if parts == ["customers"]:
+            rows = [self.customer(i) for i in range(1, CUSTOMERS + 1)]
+        elif (
+            len(parts) == 3
+            and parts[0] == "customers"
+            and parts[2] == "orders"
+            and parts[1].isdigit()
+        ):
+            customer = int(parts[1])
+            if not 1 <= customer <= CUSTOMERS:
+                return 404, {"error": f"no customer {customer}"}
+            first = (customer - 1) * ORDERS_PER_CUSTOMER + 1
+            rows = [self.order(i) for i in range(first, first + ORDERS_PER_CUSTOMER)]
+        else:
+            return None
+        since = query.get("updated_since", [""])[0]
+        if since:
+            rows = [r for r in rows if r["updated_at"] > since.replace("+00:00", "Z")]
+        offset = int(query.get("offset", ["0"])[0] or 0)
+        limit = int(query.get("limit", ["20"])[0] or 20)
+        return 200, {"total": len(rows), "data": rows[offset : offset + limit]}

@@ -1,0 +1,260 @@
+"""Streams described in config alone, on the machinery the built-in streams use."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+from tap_rest.declarative import infer_schema
+from tap_rest.sandbox import Sandbox
+from tap_rest.sandbox.auth import AuthSpec
+from tap_rest.streams import PostComments, Posts
+from tests.conftest import TapRun, run_tap
+from tests.test_auth import MODES, server_mode, tap_auth
+from tests.test_catalog import discover, select
+
+PAGINATORS = {
+    "offset": (
+        "/generic/offset?total={n}",
+        "$.items[*]",
+        {"type": "offset", "page_size": 7, "total_path": "$.total"},
+    ),
+    "offset-nototal": (
+        "/generic/offset-nototal?total={n}",
+        "$.items[*]",
+        {"type": "offset", "page_size": 7},
+    ),
+    "page": (
+        "/generic/page?total={n}",
+        "$.data[*]",
+        {"type": "page", "page_size": 7, "total_pages_path": "$.total_pages"},
+    ),
+    "page-nototal": (
+        "/generic/page-nototal?total={n}",
+        "$.data[*]",
+        {"type": "page", "page_size": 7},
+    ),
+    "next_link": (
+        "/generic/next?total={n}",
+        "$.results[*]",
+        {"type": "next_link", "next_path": "$.next", "first_params": {"limit": 7}},
+    ),
+    "link_header": (
+        "/generic/link?total={n}",
+        "$[*]",
+        {"type": "link_header", "first_params": {"per_page": 7}},
+    ),
+    "cursor": (
+        "/generic/cursor?total={n}",
+        "$.data[*]",
+        {
+            "type": "cursor",
+            "cursor_path": "$.next_cursor",
+            "cursor_param": "cursor",
+            "has_more_path": "$.has_more",
+            "limit_param": "limit",
+            "page_size": 7,
+        },
+    ),
+    "single": ("/generic/offset?total={n}&limit=1000", "$.items[*]", {"type": "single"}),
+}
+
+
+def only(streams: list[dict], base: dict, tmp_path, **extra: object) -> TapRun:
+    config = {**base, "streams": streams, **extra}
+    catalog = select(discover(tmp_path, config), {d["name"] for d in streams})
+    return run_tap(tmp_path, config, catalog=catalog)
+
+
+@pytest.mark.parametrize("kind", list(PAGINATORS))
+def test_every_paginator_type_through_config(tmp_path, config, sandbox, kind) -> None:
+    path, records_path, paginator = PAGINATORS[kind]
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": path.format(n=30),
+        "records_path": records_path,
+        "primary_keys": ["id"],
+        "paginator": paginator,
+    }
+    run = only([stream], config, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [r["id"] for r in run.records["items"]] == list(range(1, 31))
+    schema = next(m for m in run.messages if m["type"] == "SCHEMA")["schema"]
+    assert set(schema["properties"]) == {"id", "name", "value", "tags", "updated_at"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_auth_type_through_config(tmp_path, mode) -> None:
+    with Sandbox(auth=AuthSpec(mode=server_mode(mode))) as sb:
+        base = {"jsonplaceholder_url": sb.url, "pokeapi_url": sb.pokeapi_url}
+        stream = {
+            "name": "items",
+            "api": "protected",
+            "path": "/generic/page?total=25",
+            "records_path": "$.data[*]",
+            "primary_keys": ["id"],
+            "paginator": {"type": "page", "page_size": 10, "total_pages_path": "$.total_pages"},
+            "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        }
+        apis = {"protected": {"base_url": sb.url, "auth": tap_auth(mode, sb)}}
+        run = only([stream], base, tmp_path, apis=apis)
+        wrong = {"protected": {"base_url": sb.url, "auth": tap_auth(mode, sb, wrong=True)}}
+        refused = only([stream], base, tmp_path, apis=wrong)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [r["id"] for r in run.records["items"]] == list(range(1, 26))
+    assert refused.returncode != 0
+    assert "401" in refused.stderr
+
+
+def test_config_defined_jsonplaceholder_streams_match_the_built_in_ones(
+    tmp_path, config, full_run, sandbox
+) -> None:
+    paging = {"type": "link_header", "first_params": {"_page": 1, "_limit": 100}}
+    streams = [
+        {
+            "name": "my_posts",
+            "base_url": sandbox.url,
+            "path": "/posts",
+            "primary_keys": ["id"],
+            "paginator": paging,
+            "schema": Posts.schema,
+        },
+        {
+            "name": "my_post_comments",
+            "base_url": sandbox.url,
+            "path": "/posts/{postId}/comments",
+            "primary_keys": ["id"],
+            "paginator": paging,
+            "parent": {"stream": "my_posts", "fields": {"postId": "id"}},
+            "schema": PostComments.schema,
+        },
+    ]
+    run = only(streams, config, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.records["my_posts"] == full_run.records["posts"]
+    assert run.records["my_post_comments"] == full_run.records["post_comments"]
+
+
+SHOP = [
+    {
+        "name": "customers",
+        "api": "shop",
+        "path": "/customers",
+        "records_path": "$.data[*]",
+        "primary_keys": ["id"],
+        "paginator": {"type": "offset", "page_size": 20, "total_path": "$.total"},
+        "replication_key": "updated_at",
+        "bookmark_param": "updated_since",
+    },
+    {
+        "name": "orders",
+        "api": "shop",
+        "path": "/customers/{customer_id}/orders",
+        "records_path": "$.data[*]",
+        "primary_keys": ["id"],
+        "parent": {"stream": "customers", "fields": {"customer_id": "id"}},
+        "paginator": {"type": "offset", "page_size": 20, "total_path": "$.total"},
+        "replication_key": "updated_at",
+        "bookmark_param": "updated_since",
+    },
+]
+
+
+def test_incremental_second_run_emits_nothing_and_asks_little(tmp_path, config) -> None:
+    with Sandbox() as sb:
+        settings = {**config, "streams": SHOP, "apis": {"shop": {"base_url": f"{sb.url}/shop"}}}
+        catalog = select(discover(tmp_path, settings), {"customers", "orders"})
+        first = run_tap(tmp_path, settings, catalog=catalog)
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert dict(first.counts) == {"customers": 50, "orders": 200}
+        assert {o["customer_id"] for o in first.records["orders"]} == set(range(1, 51))
+        state = tmp_path / "state.json"
+        state.write_text(json.dumps(first.of_type("STATE")[-1]["value"]))
+        sb.server.requests.clear()
+        second = run_tap(tmp_path, settings, "--state", str(state), catalog=catalog)
+        assert second.returncode == 0, second.stderr[-2000:]
+        assert not second.of_type("RECORD")
+        assert sum(sb.server.requests.values()) == 1, sb.server.requests
+        assert requests.post(f"{sb.url}/shop/touch?customer=7", timeout=10).ok
+        third = run_tap(tmp_path, settings, "--state", str(state), catalog=catalog)
+    assert [r["id"] for r in third.records["customers"]] == [7]
+    assert [r["id"] for r in third.records["orders"]] == [25]
+    bookmarks = third.of_type("STATE")[-1]["value"]["bookmarks"]
+    assert bookmarks["customers"]["replication_key_value"] > "2026-01-01T00:50:00Z"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"paginator": {"type": "pages"}}, "streams[orders].paginator.type: 'pages' is not one of"),
+        (
+            {"paginator": {"type": "offset", "pagesize": 5}},
+            "streams[orders].paginator.pagesize: not an option",
+        ),
+        (
+            {"paginator": {"type": "cursor", "cursor_param": "c"}},
+            "streams[orders].paginator.cursor_path: required",
+        ),
+        (
+            {"path": "/customers/{customer}/orders"},
+            "no parent field fills the placeholder {customer}",
+        ),
+        (
+            {"parent": {"stream": "clients", "fields": {"customer_id": "id"}}},
+            "streams[orders].parent.stream: no stream 'clients'",
+        ),
+        (
+            {"records_path": "$.data[*"},
+            "streams[orders].records_path: '$.data[*' is not a JSONPath",
+        ),
+        ({"primary_keys": []}, "streams[orders].primary_keys: required"),
+        ({"api": "nope"}, "streams[orders].api: no API named 'nope'"),
+        ({"name": "posts"}, "streams[posts].name: 'posts' is a built-in stream"),
+        ({"bookmark_param": None}, "streams[orders].bookmark_param: required with replication_key"),
+    ],
+)
+def test_bad_definitions_are_named_before_any_request(
+    tmp_path, config, sandbox, change, message
+) -> None:
+    orders = {k: v for k, v in {**SHOP[1], **change}.items() if v is not None}
+    settings = {
+        **config,
+        "streams": [SHOP[0], orders],
+        "apis": {"shop": {"base_url": f"{sandbox.url}/shop"}},
+    }
+    sandbox.server.requests.clear()
+    run = run_tap(tmp_path, settings)
+    assert run.returncode != 0
+    assert message in run.stderr
+    assert not sandbox.server.requests
+
+
+def test_a_parent_cycle_is_named(tmp_path, config, sandbox) -> None:
+    a = {**SHOP[0], "name": "a", "parent": {"stream": "b", "fields": {}}}
+    b = {**SHOP[0], "name": "b", "parent": {"stream": "a", "fields": {}}}
+    run = run_tap(
+        tmp_path, {**config, "streams": [a, b], "apis": {"shop": {"base_url": sandbox.url}}}
+    )
+    assert run.returncode != 0
+    assert "streams[a].parent: the parents form a cycle" in run.stderr
+
+
+def test_schema_inference_widens_types() -> None:
+    schema = infer_schema(
+        [
+            {"id": 1, "n": 1, "tags": ["a"], "meta": {"x": 1}},
+            {"id": 2, "n": 1.5, "tags": [], "meta": {"x": None, "y": "z"}, "extra": True},
+        ],
+        ["id"],
+    )
+    props = schema["properties"]
+    assert props["id"]["type"] == ["integer"]
+    assert props["n"]["type"] == ["null", "number"]
+    assert props["tags"]["items"]["type"] == ["string"]
+    assert set(props["meta"]["properties"]) == {"x", "y"}
+    assert props["meta"]["properties"]["x"]["type"] == ["integer", "null"]
+    assert props["extra"]["type"] == ["boolean", "null"]
+    assert schema["required"] == ["id"]
