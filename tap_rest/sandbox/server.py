@@ -393,18 +393,9 @@ class SandboxServer(ThreadingHTTPServer):
 class Sandbox:
     """The sandbox running in a background thread: ``with Sandbox() as sb: sb.url``."""
 
-    def __init__(
-        self,
-        port: int = 0,
-        *,
-        dataset: data.Dataset | None = None,
-        auth: AuthSpec | None = None,
-        faults: FaultSpec | None = None,
-        verbose: bool = False,
-    ) -> None:
-        self.server = SandboxServer(
-            port, dataset=dataset, auth=auth, faults=faults, verbose=verbose
-        )
+    def __init__(self, port: int = 0, **options: t.Any) -> None:
+        """Make the server; ``options`` are SandboxServer's (dataset, auth, faults, verbose)."""
+        self.server = SandboxServer(port, **options)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
