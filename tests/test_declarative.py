@@ -10,8 +10,7 @@ import requests
 from tap_rest.declarative import infer_schema
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.auth import AuthSpec
-from tap_rest.streams import PostComments, Posts
-from tests.conftest import TapRun, run_tap
+from tests.conftest import ROOT, TapRun, run_tap
 from tests.test_auth import MODES, server_mode, tap_auth
 from tests.test_catalog import discover, select
 
@@ -112,30 +111,15 @@ def test_every_auth_type_through_config(tmp_path, mode) -> None:
 def test_config_defined_jsonplaceholder_streams_match_the_built_in_ones(
     tmp_path, config, full_run, sandbox
 ) -> None:
-    paging = {"type": "link_header", "first_params": {"_page": 1, "_limit": 100}}
-    streams = [
-        {
-            "name": "my_posts",
-            "base_url": sandbox.url,
-            "path": "/posts",
-            "primary_keys": ["id"],
-            "paginator": paging,
-            "schema": Posts.schema,
-        },
-        {
-            "name": "my_post_comments",
-            "base_url": sandbox.url,
-            "path": "/posts/{postId}/comments",
-            "primary_keys": ["id"],
-            "paginator": paging,
-            "parent": {"stream": "my_posts", "fields": {"postId": "id"}},
-            "schema": PostComments.schema,
-        },
-    ]
+    # examples/jsonplaceholder.json: the six built-in jsonplaceholder streams, as config
+    streams = json.loads((ROOT / "examples" / "jsonplaceholder.json").read_text())["streams"]
+    for definition in streams:
+        definition["base_url"] = sandbox.url
     run = only(streams, config, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert run.records["my_posts"] == full_run.records["posts"]
-    assert run.records["my_post_comments"] == full_run.records["post_comments"]
+    for definition in streams:
+        builtin = definition["name"].removeprefix("cfg_")
+        assert run.records[definition["name"]] == full_run.records[builtin], builtin
 
 
 SHOP = [
