@@ -398,20 +398,23 @@ class TapRest(Tap):
         return t.cast("dict[str, t.Any]", self.state)
 
     @property
+    def _auths(self) -> list[dict[str, t.Any]]:
+        """Return every auth setting of the run: the tap's, then each named API's."""
+        auths = [self.config.get("auth"), *(self._api(name).get("auth") for name in self._apis)]
+        return [a for a in auths if isinstance(a, dict)]
+
+    @property
     def sensitive_params(self) -> list[str]:
-        """Return the query parameter that carries the API key, when it is one."""
-        auth = self.config.get("auth")
-        if isinstance(auth, dict) and auth.get("location") == "query" and auth.get("name"):
-            return [str(auth["name"])]
-        return []
+        """Return the query parameters that carry an API key, when a key goes in the query."""
+        return [
+            str(a["name"]) for a in self._auths if a.get("location") == "query" and a.get("name")
+        ]
 
     @cached_property
     def redactor(self) -> Redactor:
-        """Return what removes this run's secrets from a text."""
-        auth = self.config.get("auth")
-        return Redactor(
-            secret_values(auth if isinstance(auth, dict) else None), self.sensitive_params
-        )
+        """Return what removes this run's secrets, the named APIs' too, from a text."""
+        secrets = [value for auth in self._auths for value in secret_values(auth)]
+        return Redactor(secrets, self.sensitive_params)
 
     def _hide_secrets(self) -> None:
         """Keep the configured secrets, and sensitive URL parameters, out of every log line."""
@@ -543,8 +546,8 @@ class TapRest(Tap):
         errors += problems
         builtin = {cls.name for cls in STREAM_TYPES}
         declared = self.config.get("streams") or []
-        errors += definition_problems(declared, self.config.get("apis") or {}, builtin)
-        for name, api in (self.config.get("apis") or {}).items():
+        errors += definition_problems(declared, self._apis, builtin)
+        for name, api in self._apis.items():
             errors += [
                 p.replace("auth", f"apis.{name}.auth", 1) for p in auth_problems(api.get("auth"))
             ]
@@ -574,7 +577,7 @@ class TapRest(Tap):
         streams: list[Stream] = [cls(tap=self) for cls in STREAM_TYPES]
         classes: dict[str, type[DeclaredStream]] = {}
         samples: dict[str, list[dict]] = {}
-        apis = self.config.get("apis") or {}
+        apis = self._apis
         pending = list(self.config.get("streams") or [])
         while pending:
             ready = [
@@ -609,7 +612,8 @@ class TapRest(Tap):
             parent = t.cast("type[DeclaredStream]", cls.parent_stream_type)
             parents = samples.get(parent.definition["name"])
             if parents is None:
-                first = parent(tap=self)._pages(None, parent(tap=self).get_new_paginator())
+                sampler = parent(tap=self)
+                first = sampler._pages(None, sampler.get_new_paginator())
                 parents = samples[parent.definition["name"]] = next(iter(first), [])
             if not parents:
                 return infer_schema([], keys)
@@ -623,27 +627,34 @@ class TapRest(Tap):
         self.logger.info("Inferred the schema of '%s' from %d records", name, len(records))
         return infer_schema(records, keys)
 
+    @property
+    def _apis(self) -> dict[str, t.Any]:
+        apis = self.config.get("apis")
+        return apis if isinstance(apis, dict) else {}
+
+    def _api(self, name: str | None) -> dict[str, t.Any]:
+        """Return a named API's entry of the ``apis`` setting (empty for none)."""
+        entry = self._apis.get(name) if name else None
+        return entry if isinstance(entry, dict) else {}
+
     def authenticator_for(self, api: str | None) -> APIAuthenticatorBase:
         """Return the authenticator of a named API (its own auth), else the tap's."""
-        auth = ((self.config.get("apis") or {}).get(api) or {}).get("auth") if api else None
-        if auth is None:
+        auth = self._api(api).get("auth")
+        if auth is None or api is None:
             return self.authenticator
-        name = t.cast("str", api)
-        if name not in self._api_auth:
+        if api not in self._api_auth:
             timeout = float(self.config.get("request_timeout", 60))
-            self._api_auth[name] = build_authenticator(auth, timeout=timeout)
-        return self._api_auth[name]
+            self._api_auth[api] = build_authenticator(auth, timeout=timeout)
+        return self._api_auth[api]
 
     def limiter_for(self, api: str | None) -> RateLimiter:
         """Return the rate limiter of a named API (its own requests_per_second), else the tap's."""
-        rate = (
-            ((self.config.get("apis") or {}).get(api) or {}).get("requests_per_second")
-            if api
-            else None
-        )
-        if rate is None:
+        rate = self._api(api).get("requests_per_second")
+        if rate is None or api is None:
             return self.limiter
-        return self._api_limiters.setdefault(t.cast("str", api), RateLimiter(rate, 1))
+        if api not in self._api_limiters:
+            self._api_limiters[api] = RateLimiter(rate, 1)
+        return self._api_limiters[api]
 
 
 if __name__ == "__main__":

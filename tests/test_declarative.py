@@ -106,6 +106,15 @@ def test_every_auth_type_through_config(tmp_path, mode) -> None:
     assert [r["id"] for r in run.records["items"]] == list(range(1, 26))
     assert refused.returncode != 0
     assert "401" in refused.stderr
+    spec = AuthSpec()
+    for secret in (
+        spec.api_key,
+        spec.token,
+        spec.password,
+        spec.client_secret,
+        "wrong-secret-0b7c1d",
+    ):
+        assert secret not in run.stderr + refused.stderr, "an API's secret reached the output"
 
 
 def test_config_defined_jsonplaceholder_streams_match_the_built_in_ones(
@@ -242,3 +251,23 @@ def test_schema_inference_widens_types() -> None:
     assert props["meta"]["properties"]["x"]["type"] == ["integer", "null"]
     assert props["extra"]["type"] == ["boolean", "null"]
     assert schema["required"] == ["id"]
+
+
+def test_a_named_apis_secrets_never_reach_the_output(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LOGLEVEL", "DEBUG")  # urllib3 then logs every URL, key included
+    spec = AuthSpec(mode="api_key", api_key_param="k")
+    stream = {
+        "name": "items",
+        "api": "keyed",
+        "path": "/generic/offset?total=5",
+        "records_path": "$.items[*]",
+        "primary_keys": ["id"],
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    with Sandbox(auth=spec) as sb:
+        base = {"jsonplaceholder_url": sb.url, "pokeapi_url": sb.pokeapi_url}
+        for key in (spec.api_key, "wrong-key-3c9e1f"):
+            auth = {"type": "api_key", "name": "k", "value": key, "location": "query"}
+            run = only([stream], base, tmp_path, apis={"keyed": {"base_url": sb.url, "auth": auth}})
+            assert "k=REDACTED" in run.stderr
+            assert key not in run.stderr + json.dumps(run.messages)
