@@ -314,9 +314,9 @@ class TapRestStream(RESTStream[PageRequest]):
     def _fetch_children_ahead(self, page: list[dict], context: Context | None) -> None:
         """Start fetching the child partitions of a page's records, in the worker threads."""
         prefetcher = self.tap_rest.prefetcher
-        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
-        if not prefetcher.enabled or not children:
+        if not prefetcher.enabled or not self._syncs_children:
             return
+        children = [c for c in self.child_streams if c.selected or c.has_selected_descendents]
         for record in page:
             processed = self.post_process(dict(record), context)
             if processed is None or not self.stream_maps[0].get_filter_result(processed):
@@ -445,7 +445,7 @@ class TapRestStream(RESTStream[PageRequest]):
         asked = retry_after_seconds(response) if status >= HTTPStatus.BAD_REQUEST else None
         if asked is not None:
             # Hold back every thread at once, not only the one that will retry.
-            self.limiter.pause_for(min(asked, float(self.config.get("max_retry_after", 300))))
+            self.limiter.pause_for(min(asked, self._max_retry_after))
         if status in self.skip_statuses:
             raise SkippedStatusError(self.response_error_message(response), status)
         if status in self.extra_retry_statuses or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
@@ -462,11 +462,15 @@ class TapRestStream(RESTStream[PageRequest]):
         """Hold every request back until the reset when the server says none is left."""
         wait = rate_limit_wait(response.headers)
         if wait:
-            cap = float(self.config.get("max_retry_after", 300))
             self.logger.info(
                 "Stream '%s': rate limit exhausted; waiting %.1f s for its reset", self.name, wait
             )
-            self.limiter.pause_for(min(wait, cap))
+            self.limiter.pause_for(min(wait, self._max_retry_after))
+
+    @property
+    def _max_retry_after(self) -> float:
+        """Return the longest wait a server may impose (``max_retry_after``)."""
+        return float(self.config.get("max_retry_after", 300))
 
     def response_error_message(self, response: requests.Response) -> str:
         """Describe a failed response: stream, method, redacted URL, status and a body excerpt."""
@@ -499,7 +503,7 @@ class TapRestStream(RESTStream[PageRequest]):
         """Yield each wait: ``Retry-After`` if the server sent one, else exponential with jitter."""
         factor = float(self.config.get("backoff_factor", 1.0))
         longest = float(self.config.get("max_wait", 60))
-        cap = float(self.config.get("max_retry_after", 300))
+        cap = self._max_retry_after
         attempt = 0
         exc = yield 0.0
         while True:
@@ -513,9 +517,9 @@ class TapRestStream(RESTStream[PageRequest]):
                         asked,
                         cap,
                     )
-                # Never earlier than asked: the jitter only adds.
+                # Never earlier than asked: the jitter only adds. validate_response has held
+                # back the other threads already.
                 wait = min(asked, cap) + random.uniform(0, min(0.1 * min(asked, cap), 1.0))
-                self.limiter.pause_for(wait)
             else:
                 ceiling = min(longest, factor * 2**attempt)
                 wait = ceiling / 2 + random.uniform(0, ceiling / 2)
