@@ -21,7 +21,7 @@ class PhotosTap(TapRest):
 
     def discover_streams(self) -> list[Stream]:
         """Return the photos stream."""
-        return [Photos(tap=self)]
+        return [Photos(tap=self, run=self.run)]
 
 
 if __name__ == "__main__":

@@ -1,12 +1,12 @@
-"""Authenticators, built from the ``auth`` setting by one factory, and secret redaction."""
+"""Authenticators, built from an ``auth`` setting by one factory."""
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 import time
 import typing as t
+from http import HTTPStatus
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import backoff
@@ -18,45 +18,9 @@ from singer_sdk.authenticators import (
     BearerTokenAuthenticator,
     OAuthAuthenticator,
 )
-from singer_sdk.exceptions import FatalAPIError
 
-AUTH_TYPES = ("none", "api_key", "bearer", "basic", "oauth2_client_credentials")
-#: the fields each auth type needs, besides ``type``
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "none": (),
-    "api_key": ("name", "value"),
-    "bearer": ("token",),
-    "basic": ("username", "password"),
-    "oauth2_client_credentials": ("token_url", "client_id", "client_secret"),
-}
-OPTIONAL: dict[str, tuple[str, ...]] = {
-    "api_key": ("location",),
-    "oauth2_client_credentials": ("scopes", "audience", "refresh_margin"),
-}
-SECRET_FIELDS = ("value", "token", "password", "client_secret")
-#: query parameters whose values never reach a log line, whatever the auth type
-SENSITIVE_PARAMS = frozenset(
-    {
-        "api_key",
-        "apikey",
-        "api-key",
-        "key",
-        "token",
-        "access_token",
-        "auth",
-        "client_secret",
-        "password",
-        "secret",
-        "sig",
-        "signature",
-    }
-)
-REDACTED = "REDACTED"
-_MIN_SECRET_LENGTH = 4
-
-
-class AuthError(FatalAPIError):
-    """Authentication failed in a way that retrying will not fix."""
+from tap_rest.errors import AuthError
+from tap_rest.redact import redact_url
 
 
 class _TransientTokenError(Exception):
@@ -65,111 +29,6 @@ class _TransientTokenError(Exception):
     def __init__(self, response: requests.Response) -> None:
         super().__init__(f"{response.status_code} {response.reason}")
         self.response = response
-
-
-def auth_problems(auth: t.Mapping[str, t.Any] | None) -> list[str]:
-    """Return what is wrong with an ``auth`` setting, naming each field (empty when fine)."""
-    if not auth:
-        return []
-    if not isinstance(auth, t.Mapping):
-        return ["auth: must be an object with a type (none, api_key, bearer, basic, ...)"]
-    kind = auth.get("type", "none")
-    if kind not in REQUIRED:
-        return [f"auth.type: {kind!r} is not one of {', '.join(AUTH_TYPES)}"]
-    problems = [
-        f"auth.{name}: required when auth.type is {kind!r}"
-        for name in REQUIRED[kind]
-        if not auth.get(name)
-    ]
-    allowed = {"type", *REQUIRED[kind], *OPTIONAL.get(kind, ())}
-    problems += [
-        f"auth.{name}: not a field of auth type {kind!r} (its fields: {', '.join(sorted(allowed))})"
-        for name in sorted(set(auth) - allowed)
-    ]
-    if kind == "api_key" and auth.get("location", "header") not in ("header", "query"):
-        problems.append(f"auth.location: {auth['location']!r} is not 'header' or 'query'")
-    return problems
-
-
-def secret_values(auth: t.Mapping[str, t.Any] | None) -> list[str]:
-    """Return the secret values of an ``auth`` setting, longest first."""
-    values = {str(auth[f]) for f in SECRET_FIELDS if auth and auth.get(f)}
-    return sorted((v for v in values if len(v) >= _MIN_SECRET_LENGTH), key=len, reverse=True)
-
-
-def redact_url(url: str, sensitive: t.Iterable[str] = ()) -> str:
-    """Return a URL with the values of sensitive query parameters (and userinfo) replaced."""
-    parts = urlsplit(url)
-    names = SENSITIVE_PARAMS | {n.lower() for n in sensitive}
-    query = [
-        (k, REDACTED if k.lower() in names else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    netloc = parts.netloc.rpartition("@")[2] if "@" in parts.netloc else parts.netloc
-    if netloc != parts.netloc:
-        netloc = f"{REDACTED}@{netloc}"
-    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query, safe="/:")))
-
-
-def without_secrets(url: str, sensitive: t.Iterable[str] = ()) -> str:
-    """Return a URL without its sensitive query parameters (for STATE; auth adds them back)."""
-    parts = urlsplit(url)
-    names = SENSITIVE_PARAMS | {n.lower() for n in sensitive}
-    query = [
-        (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() not in names
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-class Redactor:
-    """Replaces known secret values, and sensitive query values in URLs, in any text."""
-
-    _URL = re.compile(r"https?://[^\s'\"<>]+")
-
-    def __init__(
-        self, secrets: t.Iterable[str] = (), sensitive_params: t.Iterable[str] = ()
-    ) -> None:
-        self.secrets = sorted(
-            {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True
-        )
-        self.sensitive_params = tuple(sensitive_params)
-
-    def __call__(self, text: str) -> str:
-        """Return the text with every secret replaced."""
-        for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
-        if "?" in text:
-            text = self._URL.sub(lambda m: redact_url(m.group(0), self.sensitive_params), text)
-        return text
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that passes every record through a Redactor, tracebacks included."""
-
-    def __init__(self, redactor: Redactor) -> None:
-        super().__init__()
-        self.redactor = redactor
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Redact the record's message and traceback in place; never drop it."""
-        message = record.getMessage()
-        redacted = self.redactor(message)
-        if redacted != message:
-            record.msg, record.args = redacted, ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = self.redactor(record.exc_text)
-        return True
-
-
-def install_redaction(redactor: Redactor) -> None:
-    """Attach a redacting filter to every handler that exists now (the root's included)."""
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-                handler.addFilter(RedactingFilter(redactor))
 
 
 class NoAuth(APIAuthenticatorBase):
@@ -338,13 +197,23 @@ class OAuth2ClientCredentials(OAuthAuthenticator):
         return response
 
 
+def renews_refused_token(
+    auth: APIAuthenticatorBase, status: int, request: requests.PreparedRequest
+) -> bool:
+    """Tell whether a refused request is worth one more try with a new token (forgetting it)."""
+    if status != HTTPStatus.UNAUTHORIZED or not isinstance(auth, OAuth2ClientCredentials):
+        return False
+    auth.invalidate(request.headers.get("Authorization"))
+    return True
+
+
 def build_authenticator(
     auth: t.Mapping[str, t.Any] | None, *, timeout: float = 60.0
 ) -> APIAuthenticatorBase:
-    """Build the authenticator an ``auth`` setting describes (``None``: no authentication)."""
-    problems = auth_problems(auth)
-    if problems:
-        raise ValueError("; ".join(problems))
+    """Build the authenticator an ``auth`` setting describes (``None``: no authentication).
+
+    The setting was validated with the rest of the config (``tap_rest.validate``).
+    """
     auth = auth or {}
     kind = auth.get("type", "none")
     if kind == "api_key":

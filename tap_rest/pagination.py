@@ -8,11 +8,11 @@ import typing as t
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from singer_sdk.exceptions import FatalAPIError
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseAPIPaginator
 
-from tap_rest.auth import redact_url
+from tap_rest.errors import PaginationLoopError
+from tap_rest.redact import redact_url
 
 if t.TYPE_CHECKING:
     import requests
@@ -21,9 +21,17 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-rest")
 
-
-class PaginationLoopError(FatalAPIError):
-    """The API sent a page token or next URL that was already requested."""
+__all__ = [
+    "BodyNextLinkPaginator",
+    "CursorPaginator",
+    "GuardedPaginator",
+    "LinkHeaderPaginator",
+    "OffsetPaginator",
+    "PageNumberPaginator",
+    "PageRequest",
+    "PaginationLoopError",
+    "SinglePagePaginator",
+]
 
 
 @dataclass(frozen=True)

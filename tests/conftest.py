@@ -36,6 +36,7 @@ class TapRun:
     returncode: int
     stderr: str
     messages: list[dict] = field(default_factory=list)
+    stdout: str = ""
 
     def of_type(self, kind: str) -> list[dict]:
         return [m for m in self.messages if m["type"] == kind]
@@ -63,7 +64,7 @@ def run_tap(tmp_path: Path, config: dict, *args: str, catalog: dict | None = Non
         cmd += ["--catalog", str(catalog_file)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     messages = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
-    return TapRun(proc.returncode, proc.stderr, messages)
+    return TapRun(proc.returncode, proc.stderr, messages, proc.stdout)
 
 
 @pytest.fixture(scope="session")

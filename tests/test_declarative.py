@@ -7,7 +7,6 @@ import json
 import pytest
 import requests
 
-from tap_rest.declarative import infer_schema
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.auth import AuthSpec
 from tests.conftest import ROOT, TapRun, run_tap
@@ -185,7 +184,7 @@ def test_incremental_second_run_emits_nothing_and_asks_little(tmp_path, config) 
         ({"paginator": {"type": "pages"}}, "streams[orders].paginator.type: 'pages' is not one of"),
         (
             {"paginator": {"type": "offset", "pagesize": 5}},
-            "streams[orders].paginator.pagesize: not an option",
+            "streams[orders].paginator.pagesize: not a field",
         ),
         (
             {"paginator": {"type": "cursor", "cursor_param": "c"}},
@@ -233,24 +232,6 @@ def test_a_parent_cycle_is_named(tmp_path, config, sandbox) -> None:
     )
     assert run.returncode != 0
     assert "streams[a].parent: the parents form a cycle" in run.stderr
-
-
-def test_schema_inference_widens_types() -> None:
-    schema = infer_schema(
-        [
-            {"id": 1, "n": 1, "tags": ["a"], "meta": {"x": 1}},
-            {"id": 2, "n": 1.5, "tags": [], "meta": {"x": None, "y": "z"}, "extra": True},
-        ],
-        ["id"],
-    )
-    props = schema["properties"]
-    assert props["id"]["type"] == ["integer"]
-    assert props["n"]["type"] == ["null", "number"]
-    assert props["tags"]["items"]["type"] == ["string"]
-    assert set(props["meta"]["properties"]) == {"x", "y"}
-    assert props["meta"]["properties"]["x"]["type"] == ["integer", "null"]
-    assert props["extra"]["type"] == ["boolean", "null"]
-    assert schema["required"] == ["id"]
 
 
 def test_a_named_apis_secrets_never_reach_the_output(tmp_path, monkeypatch) -> None:

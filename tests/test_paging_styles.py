@@ -94,7 +94,7 @@ class GenericItems(TapRestStream):
         self.records_jsonpath = STYLES[style][0]
         extra = "".join(f"&{key}={value}" for key, value in query.items())
         self.path = f"/generic/{style.removesuffix('-noflag')}?total={total}{extra}"
-        super().__init__(tap=tap)
+        super().__init__(tap=tap, run=tap.run)
 
     def list_paginator(self) -> GuardedPaginator:
         return STYLES[self.style][1](self.k, self.name)

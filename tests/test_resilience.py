@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 
 import pytest
@@ -249,35 +248,3 @@ def test_resume_skips_delivered_streams_and_starts_at_the_saved_page(
     assert {c["postId"] for c in run.records["post_comments"]} == set(range(21, 101))
     assert run.counts["todos"] == 200
     assert "/posts?_page=1&_limit=10" not in sandbox.server.requests
-
-
-WRITER_SCRIPT = """
-import signal, sys
-from singer_sdk.singerlib import RecordMessage, StateMessage
-from tap_rest.progress import GuardedWriter, Interrupted
-writer = GuardedWriter()
-signal.signal(signal.SIGTERM, lambda s, f: writer.guard.handle(s))
-print("ready", file=sys.stderr, flush=True)
-try:
-    while True:
-        writer.write_message(RecordMessage(stream="s", record={"x": "y" * 5000}))
-except Interrupted:
-    writer.write_message(StateMessage(value={"done": True}))
-"""
-
-
-def test_a_signal_never_cuts_a_message_even_on_a_full_pipe() -> None:
-    # Nobody reads the pipe until after the signal: the writer is blocked mid-write.
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    assert proc.stderr is not None
-    assert proc.stderr.readline().strip() == b"ready"
-    time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    lines = out.decode().splitlines()
-    assert len(lines) > 5
-    messages = [json.loads(line) for line in lines]
-    assert all(m["record"] == {"x": "y" * 5000} for m in messages[:-1])
-    assert messages[-1] == {"type": "STATE", "value": {"done": True}}

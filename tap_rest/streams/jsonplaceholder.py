@@ -5,6 +5,7 @@ from __future__ import annotations
 from singer_sdk import typing as th
 
 from tap_rest.client import TapRestStream
+from tap_rest.entities import ByIdStream
 from tap_rest.pagination import GuardedPaginator, LinkHeaderPaginator, PageRequest
 
 
@@ -20,7 +21,7 @@ class _JsonPlaceholderStream(TapRestStream):
         return LinkHeaderPaginator("next", first, stream_name=self.name)
 
 
-class Posts(_JsonPlaceholderStream):
+class Posts(ByIdStream, _JsonPlaceholderStream):
     """Posts; ``post_ids`` fetches chosen posts from ``/posts/{id}``."""
 
     name = "posts"

@@ -7,6 +7,7 @@ import typing as t
 from singer_sdk import typing as th
 
 from tap_rest.client import TapRestStream
+from tap_rest.entities import ByIdStream
 from tap_rest.pagination import BodyNextLinkPaginator, GuardedPaginator, PageRequest
 
 if t.TYPE_CHECKING:
@@ -44,7 +45,7 @@ class _PokeApiStream(TapRestStream):
     primary_keys = ("id",)
 
 
-class Abilities(_PokeApiStream):
+class Abilities(ByIdStream, _PokeApiStream):
     """The ability list, paged by ``offset``/``limit`` along the body's ``next`` link."""
 
     name = "abilities"

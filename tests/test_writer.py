@@ -1,10 +1,14 @@
-"""The per-record fast path writes exactly what the SDK would, and only when that is safe."""
+"""The writer: the per-record fast path writes exactly what the SDK would, and only when that is
+safe; a signal never cuts a message."""
 
 from __future__ import annotations
 
 import io
 import json
+import signal
+import subprocess
 import sys
+import time
 
 import pytest
 from singer_sdk.helpers._util import utc_now
@@ -44,8 +48,8 @@ def test_flat_records_take_the_fast_path_and_match_the_sdk(
 ) -> None:
     target = tap.streams[stream]
     record = DATA.get(collection, 1)
-    assert target._plain_check is not None
-    assert target._plain_check(record)
+    assert target._fast_check is not None
+    assert target._fast_check(record)
     fast = written(target, record, monkeypatch)
     sdk = next(target._generate_record_messages(dict(record))).to_dict()
     assert fast["record"] == sdk["record"] == record
@@ -55,8 +59,8 @@ def test_flat_records_take_the_fast_path_and_match_the_sdk(
 
 
 def test_nested_streams_use_the_sdk_path(tap) -> None:
-    assert tap.streams["users"]._plain_check is None
-    assert tap.streams["ability_details"]._plain_check is None
+    assert tap.streams["users"]._fast_check is None
+    assert tap.streams["ability_details"]._fast_check is None
 
 
 @pytest.mark.parametrize(
@@ -66,7 +70,7 @@ def test_nested_streams_use_the_sdk_path(tap) -> None:
 def test_a_record_off_its_types_is_conformed_by_the_sdk(tap, monkeypatch, changed) -> None:
     todos = tap.streams["todos"]
     record = {**DATA.get("todos", 1), **changed}
-    assert not todos._plain_check(record)
+    assert not todos._fast_check(record)
     message = written(todos, record, monkeypatch)
     assert "extra" not in message["record"]
 
@@ -77,6 +81,39 @@ def test_a_stream_map_turns_the_fast_path_off(monkeypatch) -> None:
         config={"jsonplaceholder_url": "http://127.0.0.1:9", **config}, validate_config=False
     )
     posts = tap.streams["posts"]
-    assert posts._plain_check is None
+    assert posts._fast_check is None
     message = written(posts, DATA.get("posts", 1), monkeypatch)
     assert message["record"]["title_upper"] == DATA.get("posts", 1)["title"].upper()
+
+
+WRITER_SCRIPT = """
+import signal, sys
+from singer_sdk.singerlib import RecordMessage, StateMessage
+from tap_rest.errors import Interrupted
+from tap_rest.writer import GuardedWriter
+writer = GuardedWriter()
+signal.signal(signal.SIGTERM, lambda s, f: writer.guard.handle(s))
+print("ready", file=sys.stderr, flush=True)
+try:
+    while True:
+        writer.write_message(RecordMessage(stream="s", record={"x": "y" * 5000}))
+except Interrupted:
+    writer.write_message(StateMessage(value={"done": True}))
+"""
+
+
+def test_a_signal_never_cuts_a_message_even_on_a_full_pipe() -> None:
+    # Nobody reads the pipe until after the signal: the writer is blocked mid-write.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stderr is not None
+    assert proc.stderr.readline().strip() == b"ready"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    lines = out.decode().splitlines()
+    assert len(lines) > 5
+    messages = [json.loads(line) for line in lines]
+    assert all(m["record"] == {"x": "y" * 5000} for m in messages[:-1])
+    assert messages[-1] == {"type": "STATE", "value": {"done": True}}

@@ -1,0 +1,138 @@
+"""Resumable checkpoints: what a run has delivered, carried in STATE so that a rerun resumes."""
+
+from __future__ import annotations
+
+import copy
+import typing as t
+from dataclasses import dataclass, field
+
+from tap_rest.pagination import PageRequest
+from tap_rest.redact import without_secrets
+
+#: the STATE key of an unfinished run; a run that ends well removes it
+RUN_KEY = "tap_rest_run"
+
+
+def token_to_state(token: PageRequest | None) -> dict[str, t.Any] | None:
+    """Serialise a page token for STATE."""
+    if token is None:
+        return None
+    return {"url": token.url, "params": [list(p) for p in token.params]}
+
+
+def token_from_state(value: t.Mapping[str, t.Any] | None) -> PageRequest | None:
+    """Read a page token back from STATE."""
+    if not value:
+        return None
+    return PageRequest(
+        url=value.get("url"), params=tuple((k, v) for k, v in value.get("params", []))
+    )
+
+
+@dataclass
+class RunProgress:
+    """An unfinished run: streams completed, and where the current one stands.
+
+    It rides in STATE under ``tap_rest_run`` while the run goes on, so that a rerun from the last
+    STATE of an interrupted or failed run skips what was delivered and resumes the stream it was
+    in at its last finished page.
+    """
+
+    completed: list[str] = field(default_factory=list)
+    current: dict[str, t.Any] | None = None
+
+    @classmethod
+    def from_state(cls, state: t.Mapping[str, t.Any] | None) -> RunProgress:
+        """Read the progress an interrupted run left in STATE (empty for a finished run)."""
+        run = (state or {}).get(RUN_KEY) or {}
+        return cls(completed=list(run.get("completed", [])), current=run.get("current"))
+
+    def to_state(self) -> dict[str, t.Any]:
+        """Return the STATE value of this progress."""
+        return {"completed": list(self.completed), "current": self.current}
+
+    def take_resume_token(self, stream: str) -> PageRequest | None:
+        """Return, once, the page a stream resumes at, if the interrupted run was in it."""
+        if self.current and self.current.get("stream") == stream:
+            token, self.current = token_from_state(self.current.get("next")), None
+            return token
+        return None
+
+
+class Checkpoints:
+    """This run's progress in the STATE dict, and what the input STATE said.
+
+    ``state`` is the tap's STATE dict (the SDK keeps the bookmarks in it); ``write_state``
+    sends it as a STATE message. A page kept in STATE never carries a credential: the query
+    parameters named ``sensitive`` are left out (the authenticator adds them back).
+    """
+
+    def __init__(
+        self,
+        state: dict[str, t.Any],
+        write_state: t.Callable[[t.Any], None],
+        sensitive: t.Iterable[str] = (),
+    ) -> None:
+        self.state = state
+        self._write_state = write_state
+        self._sensitive = tuple(sensitive)
+        #: what the interrupted run that the input STATE comes from had done (read once)
+        self.resume_from = RunProgress()
+        #: what this run has done, carried over from the interrupted one
+        self.progress = RunProgress()
+        self._input_bookmarks: dict[str, t.Any] = {}
+        self.state[RUN_KEY] = self.progress.to_state()
+
+    def load(self, state: t.Mapping[str, t.Any]) -> None:
+        """Read the input STATE: its bookmarks, and the progress of the run it comes from."""
+        self.resume_from = RunProgress.from_state(state)
+        self.progress = RunProgress(completed=list(self.resume_from.completed))
+        self._input_bookmarks = copy.deepcopy(dict(state.get("bookmarks", {})))
+        self.state[RUN_KEY] = self.progress.to_state()
+
+    @property
+    def resuming(self) -> bool:
+        """Tell whether the input STATE comes from an interrupted run."""
+        return bool(self.resume_from.completed or self.resume_from.current)
+
+    def bookmark(self, stream: str, context: t.Mapping[str, t.Any] | None) -> t.Any:
+        """Return the replication key value the input STATE holds for a stream or partition.
+
+        Read-only and the same for the whole run, so worker threads may ask it before the
+        partition's own sync has started.
+        """
+        entry = self._input_bookmarks.get(stream) or {}
+        if context:
+            partitions = entry.get("partitions") or []
+            entry = next((p for p in partitions if p.get("context") == dict(context)), {})
+        return entry.get("replication_key_value")
+
+    def snapshot(self) -> dict[str, t.Any]:
+        """Return the STATE dict with this run's progress in it."""
+        self.state[RUN_KEY] = self.progress.to_state()
+        return self.state
+
+    def write(self) -> None:
+        """Write the STATE with this run's progress (when it changed since the last one)."""
+        self._write_state(self.snapshot())
+
+    def page_done(self, stream: str, next_page: PageRequest | None) -> None:
+        """Record that every page of a top-level stream before ``next_page`` was written."""
+        if next_page is not None and next_page.url:
+            url = without_secrets(next_page.url, self._sensitive)
+            next_page = PageRequest(url=url, params=next_page.params)
+        page = token_to_state(next_page)
+        self.progress.current = {"stream": stream, "next": page} if page else None
+        self.write()
+
+    def stream_done(self, stream: str) -> None:
+        """Record that a top-level stream (and its children) was delivered whole."""
+        if stream not in self.progress.completed:
+            self.progress.completed.append(stream)
+        self.progress.current = None
+        self.write()
+
+    def finish(self) -> None:
+        """Drop the run's progress: a run that ends well leaves no resume marker."""
+        self.state.pop(RUN_KEY, None)
+        self._write_state(self.state)

@@ -1,0 +1,33 @@
+"""The errors tap-rest stops with: each one line that names what failed and where."""
+
+from __future__ import annotations
+
+from singer_sdk.exceptions import FatalAPIError
+
+
+class APIStatusError(FatalAPIError):
+    """A 4xx answer that retrying will not fix."""
+
+    def __init__(self, message: str, status_code: int) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class SkippedStatusError(APIStatusError):
+    """A status the stream's ``skip_statuses`` setting says to skip."""
+
+
+class PaginationLoopError(FatalAPIError):
+    """The API sent a page token or next URL that was already requested."""
+
+
+class AuthError(FatalAPIError):
+    """Authentication failed in a way that retrying will not fix."""
+
+
+class Interrupted(BaseException):
+    """SIGTERM or SIGINT arrived: stop at once, outside any write (like KeyboardInterrupt)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum

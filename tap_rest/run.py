@@ -1,0 +1,108 @@
+"""What one sync shares: session, auth and limiter per API, retries, workers, stats, STATE."""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+from functools import cached_property
+
+import requests
+
+from tap_rest.auth import build_authenticator
+from tap_rest.checkpoint import Checkpoints
+from tap_rest.config import DEFAULT_CONCURRENCY
+from tap_rest.prefetch import Prefetcher
+from tap_rest.ratelimit import RateLimiter
+from tap_rest.redact import Redactor
+from tap_rest.retry import RetryPolicy
+from tap_rest.stats import RunStats
+
+if t.TYPE_CHECKING:
+    from singer_sdk.authenticators import APIAuthenticatorBase
+
+
+def auth_settings(config: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
+    """Return every auth setting of a config: the tap's, then each named API's."""
+    apis: dict[str, t.Any] = config["apis"] if isinstance(config.get("apis"), dict) else {}
+    auths = [config.get("auth"), *(a.get("auth") for a in apis.values() if isinstance(a, dict))]
+    return [a for a in auths if isinstance(a, dict)]
+
+
+class Run:
+    """Everything the streams of one sync share, whichever thread asks.
+
+    ``state`` is the tap's STATE dict and ``write_state`` sends it; the checkpoints keep the
+    run's progress in it.
+    """
+
+    def __init__(
+        self,
+        config: t.Mapping[str, t.Any],
+        *,
+        state: dict[str, t.Any],
+        write_state: t.Callable[[t.Any], None],
+    ) -> None:
+        self.config = config
+        self.stats = RunStats()
+        self.retry = RetryPolicy.from_config(config)
+        self.redactor = Redactor.for_auths(auth_settings(config))
+        self.checkpoints = Checkpoints(state, write_state, self.redactor.sensitive_params)
+        self._authenticators: dict[str | None, APIAuthenticatorBase] = {}
+        self._limiters: dict[str | None, RateLimiter] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def concurrency(self) -> int:
+        """Return how many requests may be in flight at once."""
+        return int(self.config.get("max_concurrency", DEFAULT_CONCURRENCY))
+
+    def api(self, name: str | None) -> dict[str, t.Any]:
+        """Return a named API's entry of the ``apis`` setting (empty for none)."""
+        apis = self.config.get("apis")
+        entry = apis.get(name) if name and isinstance(apis, dict) else None
+        return entry if isinstance(entry, dict) else {}
+
+    @cached_property
+    def session(self) -> requests.Session:
+        """Return the HTTP session every stream shares, its pool sized for the workers."""
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=self.concurrency + 2
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    @cached_property
+    def prefetcher(self) -> Prefetcher:
+        """Return the worker threads that fetch independent partitions ahead."""
+        return Prefetcher(self.concurrency)
+
+    def authenticator(self, api: str | None) -> APIAuthenticatorBase:
+        """Return the authenticator of a named API (its own auth), else the tap's; one each."""
+        key = api if self.api(api).get("auth") is not None else None
+        with self._lock:
+            if key not in self._authenticators:
+                auth = self.api(key).get("auth") if key else self.config.get("auth")
+                timeout = float(self.config.get("request_timeout", 60))
+                self._authenticators[key] = build_authenticator(auth, timeout=timeout)
+            return self._authenticators[key]
+
+    def limiter(self, api: str | None) -> RateLimiter:
+        """Return the rate limiter of a named API (its own requests_per_second), else the tap's."""
+        rate = self.api(api).get("requests_per_second")
+        key = api if rate is not None else None
+        with self._lock:
+            if key not in self._limiters:
+                if key is None:
+                    rate = self.config.get("requests_per_second")
+                    burst = int(self.config.get("rate_limit_burst", 1))
+                else:
+                    burst = 1
+                self._limiters[key] = RateLimiter(rate, burst)
+            return self._limiters[key]
+
+    def close(self) -> None:
+        """Stop the worker threads (what has not started is cancelled)."""
+        if "prefetcher" in self.__dict__:
+            self.prefetcher.shutdown()

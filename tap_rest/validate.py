@@ -1,0 +1,208 @@
+"""One validation for every entry point: each problem of a config named in one line."""
+
+from __future__ import annotations
+
+import difflib
+import typing as t
+from string import Formatter
+
+from jsonpath_ng.ext import parse as parse_jsonpath
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+#: a stream definition's fields that hold a JSONPath, the paginator's included
+_JSONPATH_FIELDS = ("records_path",)
+_PAGINATOR_JSONPATHS = (
+    "total_path",
+    "total_pages_path",
+    "next_path",
+    "cursor_path",
+    "has_more_path",
+)
+
+
+def placeholders(template: str) -> list[str]:
+    """Return the ``{names}`` in a path template."""
+    return [name for _, name, _, _ in Formatter().parse(template) if name]
+
+
+def _where(error: ValidationError, config: t.Mapping[str, t.Any]) -> str:
+    """Return a setting's path as users write it: ``streams[orders].paginator.type``."""
+    where, node = "", t.cast("t.Any", config)
+    for part in error.absolute_path:
+        if isinstance(part, int):
+            name = node[part].get("name") if isinstance(node[part], dict) else None
+            where += f"[{name or f'#{part + 1}'}]"
+        else:
+            where += f".{part}" if where else str(part)
+        node = node[part]
+    return where
+
+
+def _join(where: str, field: str) -> str:
+    return f"{where}.{field}" if where else field
+
+
+def _discriminated(schema: t.Mapping[str, t.Any]) -> dict[str, dict[str, t.Any]] | None:
+    """Return a ``oneOf`` of objects told apart by a ``type`` const, by type; else None."""
+    # Optional settings add a ``{"type": "null"}`` branch, which has no discriminator.
+    branches = [b for b in schema.get("oneOf") or [] if "properties" in b]
+    kinds = {b["properties"].get("type", {}).get("const"): b for b in branches}
+    return None if not branches or None in kinds else kinds
+
+
+def _suggest(name: str, known: t.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _describe(error: ValidationError, where: str, owner: str) -> list[str]:
+    """Say what one schema error means, in one line per problem, never quoting a secret."""
+    value, kind = error.instance, error.validator
+    shown = repr(value) if isinstance(value, (str, int, float, bool)) else "the value"
+    if error.schema.get("secret") or error.schema.get("writeOnly"):
+        shown = "the value"
+    if kind == "required":
+        missing = error.message.split("'")[1]
+        return [f"{_join(where, missing)}: required{owner}"]
+    if kind == "additionalProperties":
+        known = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(value) - set(known))
+        fields = f" (its fields: {', '.join(known)})" if known else ""
+        return [
+            f"{_join(where, name)}: not a field{owner or ' of ' + (where or 'the config')}"
+            f"{fields}{_suggest(name, known)}"
+            for name in extra
+        ]
+    if kind == "oneOf" and isinstance(value, dict) and (kinds := _discriminated(error.schema)):
+        chosen = value.get("type")
+        if chosen is None:
+            return [f"{_join(where, 'type')}: required (one of {', '.join(kinds)})"]
+        if chosen not in kinds:
+            return [
+                f"{_join(where, 'type')}: {chosen!r} is not one of {', '.join(kinds)}"
+                f"{_suggest(str(chosen), kinds)}"
+            ]
+        context = f" when {_join(where, 'type')} is {chosen!r}"
+        inner = f" of {_join(where, 'type')} {chosen!r}"
+        problems: list[str] = []
+        for sub in Draft202012Validator(kinds[chosen]).iter_errors(value):
+            sub_where = where + "".join(f".{p}" for p in sub.absolute_path)
+            owned = context if sub.validator == "required" else ""
+            if sub.validator == "additionalProperties":
+                owned = inner
+            problems += _describe(sub, sub_where, owned)
+        return problems
+    if kind == "enum":
+        options = ", ".join(map(str, error.validator_value))
+        return [f"{where}: {shown} is not one of {options}"]
+    if kind == "type":
+        expected = error.validator_value
+        expected = [expected] if isinstance(expected, str) else expected
+        wanted = " or ".join(e for e in expected if e != "null")
+        return [f"{where}: {shown} is not {'an' if wanted[0] in 'aeiou' else 'a'} {wanted}"]
+    if kind == "minItems" and not value:
+        return [f"{where}: required (at least {error.validator_value})"]
+    message = error.message if shown != "the value" else error.message.replace(repr(value), "")
+    return [f"{where}: {message.strip()}"]
+
+
+def schema_problems(schema: t.Mapping[str, t.Any], config: t.Mapping[str, t.Any]) -> list[str]:
+    """Return what the config schema finds wrong, one line per problem."""
+    order = list(schema.get("properties", {}))
+
+    def position(error: ValidationError) -> tuple[int, str]:
+        path = list(error.absolute_path)
+        first = order.index(path[0]) if path and path[0] in order else -1
+        return first, ".".join(map(str, path))
+
+    problems: list[str] = []
+    for error in sorted(Draft202012Validator(schema).iter_errors(config), key=position):
+        problems += _describe(error, _where(error, config), "")
+    return problems
+
+
+def _has_cycle(name: str, by_name: t.Mapping[str, t.Any]) -> bool:
+    seen = {name}
+    current = by_name.get(name)
+    while isinstance(current, dict) and current.get("parent"):
+        parent = current["parent"].get("stream")
+        if parent in seen:
+            return True
+        seen.add(parent)
+        current = by_name.get(parent)
+    return False
+
+
+def _jsonpath_problem(where: str, path: t.Any) -> list[str]:
+    if not isinstance(path, str):
+        return []
+    try:
+        parse_jsonpath(path)
+    except Exception as exc:  # jsonpath-ng raises several kinds
+        return [f"{where}: {path!r} is not a JSONPath ({exc})"]
+    return []
+
+
+def definition_problems(
+    streams: t.Sequence[t.Any], apis: t.Mapping[str, t.Any], builtin: t.Collection[str]
+) -> list[str]:
+    """Return what no schema can say about the ``streams`` setting: names, references, paths."""
+    definitions = [d for d in streams if isinstance(d, dict)]
+    names = [d.get("name") for d in definitions]
+    by_name: dict[str, t.Any] = {str(d.get("name")): d for d in definitions}
+    problems: list[str] = []
+    for n, definition in enumerate(definitions):
+        name = definition.get("name") or f"#{n + 1}"
+        where = f"streams[{name}]"
+        if name in builtin:
+            problems.append(f"{where}.name: '{name}' is a built-in stream")
+        if names.count(name) > 1:
+            problems.append(f"{where}.name: defined more than once")
+        api = definition.get("api")
+        if api and api not in apis:
+            problems.append(f"{where}.api: no API named '{api}' in apis")
+        if not api and not definition.get("base_url"):
+            problems.append(f"{where}: needs base_url or api")
+        paginator = definition.get("paginator")
+        paginator = paginator if isinstance(paginator, dict) else {}
+        problems += _jsonpath_problem(f"{where}.records_path", definition.get("records_path"))
+        for option in _PAGINATOR_JSONPATHS:
+            problems += _jsonpath_problem(f"{where}.paginator.{option}", paginator.get(option))
+        parent = definition.get("parent")
+        fields = parent.get("fields") if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and "stream" in parent:
+            if parent["stream"] not in by_name:
+                problems.append(f"{where}.parent.stream: no stream '{parent['stream']}' in streams")
+            elif _has_cycle(name, by_name):
+                problems.append(f"{where}.parent: the parents form a cycle")
+        path = definition.get("path")
+        for placeholder in placeholders(path) if isinstance(path, str) else []:
+            if not isinstance(fields, dict) or placeholder not in fields:
+                problems.append(
+                    f"{where}.path: no parent field fills the placeholder {{{placeholder}}} "
+                    "(map it in parent.fields)"
+                )
+        if definition.get("replication_key") and not definition.get("bookmark_param"):
+            problems.append(f"{where}.bookmark_param: required with replication_key")
+    return problems
+
+
+def config_problems(
+    config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any], builtin: t.Collection[str]
+) -> list[str]:
+    """Return every problem of a config, each naming its setting (empty when it is fine)."""
+    problems = schema_problems(schema, config)
+    apis: dict[str, t.Any] = config["apis"] if isinstance(config.get("apis"), dict) else {}
+    streams: list[t.Any] = config["streams"] if isinstance(config.get("streams"), list) else []
+    problems += definition_problems(streams, apis, builtin)
+    known = set(builtin) | {d.get("name") for d in streams if isinstance(d, dict)}
+    for setting in ("query_params", "skip_statuses"):
+        value = config.get(setting)
+        unknown = sorted(set(value) - known) if isinstance(value, dict) else []
+        if unknown:
+            problems.append(
+                f"{setting}: unknown stream(s) {', '.join(map(repr, unknown))}; "
+                f"known streams: {', '.join(sorted(str(k) for k in known))}"
+            )
+    return problems

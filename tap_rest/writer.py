@@ -1,0 +1,172 @@
+"""The message writer: whole Singer messages whatever signal comes, and the record fast path."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import typing as t
+from datetime import datetime
+
+from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
+from singer_sdk.mapper import SameRecordTransform
+from singer_sdk.singerlib import SingerMessageType
+
+from tap_rest.errors import Interrupted
+
+if t.TYPE_CHECKING:
+    from singer_sdk import Stream
+    from singer_sdk.singerlib.encoding.simple import Message
+
+#: the Python types a JSON schema type admits in a decoded record (bool is no integer)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+class SignalGuard:
+    """Turns SIGTERM/SIGINT into Interrupted, but never in the middle of writing a message."""
+
+    def __init__(self) -> None:
+        self.pending: int | None = None
+        self._writing = 0
+
+    def handle(self, signum: int) -> None:
+        """Signal handler body: raise now, or once the message being written is whole."""
+        if self._writing:
+            self.pending = signum
+            return
+        raise Interrupted(signum)
+
+    def __enter__(self) -> None:
+        self._writing += 1
+
+    def __exit__(self, *exc: object) -> None:
+        self._writing -= 1
+        if not self._writing and self.pending is not None:
+            signum, self.pending = self.pending, None
+            raise Interrupted(signum)
+
+
+def write_all(fd: int, data: bytes | bytearray) -> None:
+    """Write every byte, however many partial writes a signal causes.
+
+    CPython's BufferedWriter (3.11) drops the rest of a chunk when a signal interrupts a write
+    blocked on a full pipe, which is what a slow target makes; os.write reports partial writes.
+    """
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _emit(data: bytearray) -> None:
+    """Write to stdout's file descriptor, or to whatever replaced stdout (test harnesses)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        buffer = getattr(sys.stdout, "buffer", None)
+        if buffer is not None:
+            buffer.write(data)
+        else:
+            sys.stdout.write(data.decode())
+        return
+    sys.stdout.flush()
+    write_all(fd, data)
+
+
+class GuardedWriter(MsgSpecWriter):
+    """The msgspec Singer writer, writing whole messages to fd 1 and flushing at each STATE.
+
+    Records are buffered (not a syscall each) and go out at least at every STATE, before it, so a
+    target never reads a STATE before the records it covers; a signal never cuts a message.
+    """
+
+    guard = SignalGuard()
+    flush_size = 1 << 16
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending = bytearray()
+
+    def write_message(self, message: Message) -> None:
+        """Queue one message; write the queue out at a STATE or once it is large."""
+        with self.guard:
+            self._pending += self.format_message(message)
+            if message.type == SingerMessageType.STATE or len(self._pending) >= self.flush_size:
+                self.flush()
+
+    def write_record(self, stream: str, record: dict, time_extracted: datetime) -> None:
+        """Queue a RECORD message, as the SDK would write it, without building its object."""
+        line = {
+            "type": "RECORD",
+            "stream": stream,
+            "record": record,
+            "time_extracted": time_extracted,
+        }
+        with self.guard:
+            self._pending += serialize_jsonl(line)
+            if len(self._pending) >= self.flush_size:
+                self.flush()
+
+    def flush(self) -> None:
+        """Write out every queued message."""
+        with self.guard:
+            if self._pending:
+                _emit(self._pending)
+                self._pending.clear()
+
+
+def flat_types(schema: t.Mapping[str, t.Any]) -> dict[str, tuple[type, ...]] | None:
+    """Return the Python types each property admits when the schema is flat, else None."""
+    types: dict[str, tuple[type, ...]] = {}
+    for name, prop in schema.get("properties", {}).items():
+        kinds = prop.get("type", [])
+        kinds = [kinds] if isinstance(kinds, str) else kinds
+        if not kinds or any(k not in _PYTHON_TYPES for k in kinds):
+            return None
+        types[name] = tuple(c for k in kinds for c in _PYTHON_TYPES[k])
+    return types
+
+
+def record_check(types: t.Mapping[str, tuple[type, ...]]) -> t.Callable[[dict], bool]:
+    """Return a function telling whether a record is exactly of these flat types.
+
+    A plain loop: measured as fast as a compiled expression per stream (409 ns against 375 ns a
+    five-field record, 0.1 % of what a record costs end to end).
+    """
+    names = frozenset(types)
+    items = tuple(types.items())
+
+    def check(record: dict) -> bool:
+        if not record.keys() <= names:
+            return False
+        for name, allowed in items:  # noqa: SIM110 - all() over a generator is 50 % slower
+            if type(record.get(name)) not in allowed:
+                return False
+        return True
+
+    return check
+
+
+def fast_path_check(stream: Stream) -> t.Callable[[dict], bool] | None:
+    """Return the check of a stream's records that may be written as they are, else None.
+
+    That is when nothing transforms them: a flat schema, no stream map, no flattening, every
+    property selected, no record version. Each record is still checked against the types.
+    """
+    types = flat_types(stream.schema)
+    maps = stream.stream_maps
+    if (
+        types is None
+        or len(maps) != 1
+        or type(maps[0]) is not SameRecordTransform
+        or stream.config.get("flattening_enabled")
+        or stream._stream_version is not None
+        or not all(stream.mask.values())
+    ):
+        return None
+    return record_check(types)
