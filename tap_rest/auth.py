@@ -84,6 +84,7 @@ class OAuth2ClientCredentials(OAuthAuthenticator):
         audience: str | None = None,
         refresh_margin: float = 60.0,
         timeout: float = 60.0,
+        on_secret: t.Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(
             auth_endpoint=token_url,
@@ -94,6 +95,8 @@ class OAuth2ClientCredentials(OAuthAuthenticator):
         self.audience = audience
         self.refresh_margin = refresh_margin
         self.timeout = timeout
+        #: told every token as it is issued, so that no log line shows one
+        self.on_secret = on_secret
         self.expires_at: float | None = None
         self.refreshes = 0
         self._lock = threading.Lock()
@@ -160,6 +163,8 @@ class OAuth2ClientCredentials(OAuthAuthenticator):
             raise AuthError(msg) from exc
         lifetime = answer.get("expires_in")
         self.access_token = str(token)
+        if self.on_secret is not None:
+            self.on_secret(self.access_token)
         self.expires_in = int(lifetime) if lifetime else None
         self.expires_at = (
             started + self.expires_in - min(self.refresh_margin, self.expires_in / 2)
@@ -208,7 +213,10 @@ def renews_refused_token(
 
 
 def build_authenticator(
-    auth: t.Mapping[str, t.Any] | None, *, timeout: float = 60.0
+    auth: t.Mapping[str, t.Any] | None,
+    *,
+    timeout: float = 60.0,
+    on_secret: t.Callable[[str], None] | None = None,
 ) -> APIAuthenticatorBase:
     """Build the authenticator an ``auth`` setting describes (``None``: no authentication).
 
@@ -233,5 +241,6 @@ def build_authenticator(
             audience=auth.get("audience"),
             refresh_margin=float(auth.get("refresh_margin", 60)),
             timeout=timeout,
+            on_secret=on_secret,
         )
     return NoAuth()

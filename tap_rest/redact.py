@@ -68,10 +68,16 @@ class Redactor:
     def __init__(
         self, secrets: t.Iterable[str] = (), sensitive_params: t.Iterable[str] = ()
     ) -> None:
-        self.secrets = sorted(
-            {s for s in secrets if len(s) >= _MIN_SECRET_LENGTH}, key=len, reverse=True
-        )
+        self.secrets: list[str] = []
         self.sensitive_params = tuple(sensitive_params)
+        for secret in secrets:
+            self.add(secret)
+
+    def add(self, secret: str) -> None:
+        """Hide one more secret from now on (a token the run was issued, say)."""
+        if len(secret) >= _MIN_SECRET_LENGTH and secret not in self.secrets:
+            # A new list, swapped in whole: threads that are redacting keep the old one.
+            self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
 
     @classmethod
     def for_auths(cls, auths: t.Iterable[t.Mapping[str, t.Any]]) -> Redactor:

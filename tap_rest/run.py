@@ -41,11 +41,13 @@ class Run:
         *,
         state: dict[str, t.Any],
         write_state: t.Callable[[t.Any], None],
+        redactor: Redactor | None = None,
     ) -> None:
         self.config = config
         self.stats = RunStats()
         self.retry = RetryPolicy.from_config(config)
-        self.redactor = Redactor.for_auths(auth_settings(config))
+        #: what keeps this run's secrets out of logs; secrets issued later are added to it
+        self.redactor = redactor or Redactor.for_auths(auth_settings(config))
         self.checkpoints = Checkpoints(state, write_state, self.redactor.sensitive_params)
         self._authenticators: dict[str | None, APIAuthenticatorBase] = {}
         self._limiters: dict[str | None, RateLimiter] = {}
@@ -85,7 +87,9 @@ class Run:
             if key not in self._authenticators:
                 auth = self.api(key).get("auth") if key else self.config.get("auth")
                 timeout = float(self.config.get("request_timeout", 60))
-                self._authenticators[key] = build_authenticator(auth, timeout=timeout)
+                self._authenticators[key] = build_authenticator(
+                    auth, timeout=timeout, on_secret=self.redactor.add
+                )
             return self._authenticators[key]
 
     def limiter(self, api: str | None) -> RateLimiter:

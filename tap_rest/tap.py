@@ -52,11 +52,21 @@ class TapRest(Tap):
     def run(self) -> Run:
         """Return what this sync's streams share (made at discovery, once)."""
         state = t.cast("dict[str, t.Any]", self.state)
-        return Run(self.config, state=state, write_state=self.state_writer.write_state)
+        return Run(
+            self.config,
+            state=state,
+            write_state=self.state_writer.write_state,
+            redactor=self.redactor,
+        )
+
+    @cached_property
+    def redactor(self) -> Redactor:
+        """Return what keeps this run's secrets out of every log line (installed at validation)."""
+        return Redactor.for_auths(auth_settings(self.config))
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Fill in defaults, then check the whole config at once, each problem named."""
-        install_redaction(Redactor.for_auths(auth_settings(self.config)))
+        install_redaction(self.redactor)
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
         for _ in JSONSchemaValidator(schema).iter_errors(self._config):
