@@ -95,8 +95,8 @@ class Checkpoints:
         """Tell whether the input STATE comes from an interrupted run."""
         return bool(self.resume_from.completed or self.resume_from.current)
 
-    def bookmark(self, stream: str, context: t.Mapping[str, t.Any] | None) -> t.Any:
-        """Return the replication key value the input STATE holds for a stream or partition.
+    def input_entry(self, stream: str, context: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+        """Return the input STATE's entry for a stream or partition (empty when it has none).
 
         Read-only and the same for the whole run, so worker threads may ask it before the
         partition's own sync has started.
@@ -105,7 +105,11 @@ class Checkpoints:
         if context:
             partitions = entry.get("partitions") or []
             entry = next((p for p in partitions if p.get("context") == dict(context)), {})
-        return entry.get("replication_key_value")
+        return dict(entry)
+
+    def bookmark(self, stream: str, context: t.Mapping[str, t.Any] | None) -> t.Any:
+        """Return the replication key value the input STATE holds for a stream or partition."""
+        return self.input_entry(stream, context).get("replication_key_value")
 
     def snapshot(self) -> dict[str, t.Any]:
         """Return the STATE dict with this run's progress in it."""

@@ -60,6 +60,16 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
         return str(self.config[self.url_setting]).rstrip("/")
 
     @property
+    def url_setting_name(self) -> str:
+        """Return the setting that holds this stream's base URL (for messages)."""
+        return self.url_setting
+
+    @property
+    def api_key(self) -> str:
+        """Return what identifies this stream's API in the run (its name, or its URL setting)."""
+        return self.api_name or self.url_setting_name
+
+    @property
     def requests_session(self) -> requests.Session:
         """Return the session every stream and thread shares (one connection pool)."""
         return self.run.session
@@ -144,7 +154,7 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
         if resume is not None:
             self.logger.info("Stream '%s' resumes at page %s", self.name, self.redact(str(resume)))
             paginator.resume_at(resume)
-        for page in self._pages(context, paginator):
+        for page in self.pages(context, paginator):
             self._extracted_at = utc_now()
             children_ahead(self.run.prefetcher, self, page, context)
             yield from page
@@ -154,22 +164,27 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
 
     def fetch_partition(self, context: Context | None) -> list[list[dict]]:
         """Fetch every page of a partition (in a worker thread)."""
-        return list(self._pages(context, self.get_new_paginator()))
+        return list(self.pages(context, self.get_new_paginator()))
 
-    def _pages(
-        self, context: Context | None, paginator: GuardedPaginator
-    ) -> t.Iterator[list[dict]]:
+    def pages(self, context: Context | None, paginator: GuardedPaginator) -> t.Iterator[list[dict]]:
         """Yield each page's records, through the retries, rate limiter and skip rules."""
-        stats = self.run.stats
-        send = self.run.retry.decorate(
-            self._request, stream=self.name, stats=stats, redactor=self.run.redactor
-        )
+        run = self.run
+        stats, api, where = run.stats, self.api_key, self.url_setting_name
         with self.get_http_request_counter() as counter:
             counter.with_context(context)
             while not paginator.finished:
                 prepared = self._prepare_request(context=context, page=paginator)
                 try:
-                    response = send(prepared, context)
+                    response = run.retry.call(
+                        self._request,
+                        prepared,
+                        context,
+                        stream=self.name,
+                        stats=stats,
+                        redactor=run.redactor,
+                        answered=lambda: api in run.answered,
+                        where=where,
+                    )
                 except SkippedStatusError as skip:
                     self.logger.warning("%s (skipped, as skip_statuses asks)", skip)
                     stats.add(self.name, skipped=1)
@@ -177,7 +192,6 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
                 counter.increment()
                 self.update_sync_costs(prepared, response, context)
                 page = list(self.parse_response(response))
-                stats.add(self.name, records=len(page))
                 paginator.advance(response)
                 yield page
 
@@ -204,13 +218,15 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
         return super()._request(prepared, context)
 
     def validate_response(self, response: requests.Response) -> None:
-        """Raise a retriable (5xx, 408, 429), skipped or fatal (other 4xx) error."""
+        """Raise a retriable (5xx, 408, a rate limit), skipped or fatal (other 4xx) error."""
+        self.run.answered.add(self.api_key)
         self.run.retry.check(
             response,
             stream=self.name,
             limiter=self.limiter,
             skip=self.skip_statuses,
             describe=self.response_error_message,
+            limits=self.run.limit_rules(self.api_name),
         )
 
     def response_error_message(self, response: requests.Response) -> str:

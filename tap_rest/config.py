@@ -20,6 +20,17 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 DEFAULT_CONCURRENCY = 10
+#: the built-in streams, parents before children (tap_rest.streams defines them)
+BUILTIN_STREAMS = [
+    "posts",
+    "post_comments",
+    "albums",
+    "album_photos",
+    "todos",
+    "users",
+    "abilities",
+    "ability_details",
+]
 
 _SCALAR = th.CustomType({"type": ["string", "integer", "number", "boolean"]})
 _PARAMS = th.ObjectType(
@@ -91,9 +102,16 @@ PAGINATOR = th.DiscriminatedUnion(
         ),
         th.Property("total_path", th.StringType, description="JSONPath to the total record count."),
         th.Property(
+            "limit_path",
+            th.StringType,
+            description="JSONPath to the page size the server says it used: a page shorter "
+            "than it is the last.",
+        ),
+        th.Property(
             "stop_on_short_page",
             th.BooleanType,
-            description="Stop at a page shorter than page_size (default true).",
+            description="Take a page shorter than page_size for the last (default false: "
+            "servers often cap the page size; without a total, paging ends at an empty page).",
         ),
         additional_properties=False,
     ),
@@ -177,6 +195,13 @@ STREAM_DEFINITION = th.ObjectType(
         "bookmark_param", th.StringType, description="Query parameter the bookmark is sent as."
     ),
     th.Property("is_sorted", th.BooleanType, description="Records come sorted by the bookmark."),
+    th.Property(
+        "schema_evolution",
+        th.StringType,
+        allowed_values=["evolve", "freeze"],
+        description="evolve: widen the schema to fit every record (the default when the schema "
+        "is inferred); freeze: keep an inline schema's shape and count what it drops.",
+    ),
     th.Property("skip_statuses", _STATUSES, description="Statuses to skip for this stream."),
     th.Property(
         "schema",
@@ -198,6 +223,16 @@ API = th.ObjectType(
         "requests_per_second",
         th.NumberType(exclusive_minimum=0),
         description="Rate limit shared by this API's streams.",
+    ),
+    th.Property(
+        "rate_limit_statuses",
+        _STATUSES,
+        description="Statuses that mean only 'too many requests' for this API (default [429]).",
+    ),
+    th.Property(
+        "rate_limit_pattern",
+        th.StringType,
+        description="A 4xx body matching this regular expression is a rate limit.",
     ),
     additional_properties=False,
 )
@@ -251,10 +286,18 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     th.Property(
         "max_tries",
         th.IntegerType(minimum=1),
-        default=8,
         title="Max tries",
-        description="Tries per request (the first and the retries) on 5xx, 408, 429, "
-        "dropped connections, timeouts and bodies cut short; other 4xx are never retried.",
+        description="Tries per request at most (the first and the retries); unset: no count, "
+        "max_retry_time bounds the retries. Other 4xx than 408 and rate limits are never retried.",
+    ),
+    th.Property(
+        "max_retry_time",
+        th.NumberType(minimum=0),
+        default=600,
+        title="Max retry time",
+        description="Seconds a request keeps being retried while the API answers (5xx, 408, rate "
+        "limits, dropped connections, bodies cut short); an API that never answered in the run "
+        "gets 3 quick tries, as its URL is likely wrong.",
     ),
     th.Property(
         "backoff_factor",
@@ -293,6 +336,21 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         description="Requests that may go at once before requests_per_second applies.",
     ),
     th.Property(
+        "rate_limit_statuses",
+        _STATUSES,
+        title="Rate limit statuses",
+        description="Statuses that mean only 'too many requests': wait, then retry (default "
+        "[429]). Any error whose RateLimit-Remaining is 0, or with a Retry-After, or whose body "
+        "matches rate_limit_pattern is one too.",
+    ),
+    th.Property(
+        "rate_limit_pattern",
+        th.StringType,
+        title="Rate limit pattern",
+        description="A regular expression (case-insensitive): a 4xx body matching it is a rate "
+        "limit (default: 'rate limit exceeded', 'too many requests' and the like).",
+    ),
+    th.Property(
         "skip_statuses",
         th.ObjectType(additional_properties=_STATUSES),
         title="Statuses to skip",
@@ -300,11 +358,30 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "request is logged and counted, and the stream goes on.",
     ),
     th.Property(
+        "schema_evolution",
+        th.ObjectType(
+            additional_properties=th.CustomType({"type": "string", "enum": ["evolve", "freeze"]})
+        ),
+        title="Schema evolution",
+        description='Per stream ("*": every stream), evolve (widen the schema to fit every '
+        "record and send it again) or freeze (keep the schema's shape; what it drops is counted "
+        "and warned of). Default: evolve for inferred schemas, freeze for inline ones, e.g. "
+        '{"users": "evolve"}.',
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         default=f"tap-rest/{__version__}",
         title="User agent",
         description="User-Agent header sent with every request.",
+    ),
+    th.Property(
+        "builtin_streams",
+        th.ArrayType(th.StringType(allowed_values=BUILTIN_STREAMS)),
+        title="Built-in streams",
+        description="The built-in streams to offer (a child brings its parent, read but not "
+        "written unless listed). Default: all of them when the streams setting is empty, none "
+        "when it declares streams.",
     ),
     th.Property(
         "post_ids",

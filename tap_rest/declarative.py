@@ -7,6 +7,7 @@ import typing as t
 from functools import cached_property
 
 from tap_rest.client import TapRestStream
+from tap_rest.incremental import already_written, note_written, seen_at_bookmark
 from tap_rest.pagination import (
     BodyNextLinkPaginator,
     CursorPaginator,
@@ -36,7 +37,8 @@ PAGINATORS: dict[str, t.Callable[[dict, str, str], GuardedPaginator]] = {
         limit_param=o.get("limit_param", "limit"),
         records_path=rp,
         total_path=o.get("total_path"),
-        stop_on_short_page=o.get("stop_on_short_page", True),
+        limit_path=o.get("limit_path"),
+        stop_on_short_page=o.get("stop_on_short_page", False),
         stream_name=n,
     ),
     "page": lambda o, rp, n: PageNumberPaginator(
@@ -75,6 +77,13 @@ class DeclaredStream(TapRestStream):
     def url_base(self) -> str:
         """Return the stream's or its API's base URL."""
         return str(self.definition.get("base_url") or self.api["base_url"]).rstrip("/")
+
+    @property
+    def url_setting_name(self) -> str:
+        """Return the setting that holds this stream's base URL (for messages)."""
+        if self.definition.get("base_url"):
+            return f"streams[{self.name}].base_url"
+        return f"apis.{self.api_name}.base_url"
 
     @property
     def http_headers(self) -> dict:
@@ -135,11 +144,34 @@ class DeclaredStream(TapRestStream):
         }
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        """Carry the parent's fields into the record, under the placeholder names."""
+        """Carry the parent's fields into the record; skip one written on the bookmark already."""
         if context:
             for key, value in context.items():
                 row.setdefault(key, value)
+        if self.replication_key:
+            entry = self.run.checkpoints.input_entry(self.name, context)
+            if already_written(
+                row,
+                replication_key=self.replication_key,
+                primary_keys=self.primary_keys or (),
+                bookmark=entry.get("replication_key_value"),
+                seen=seen_at_bookmark(entry),
+            ):
+                return None
         return row
+
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        """Advance the bookmark, and keep the keys of the records written on it."""
+        super()._increment_stream_state(latest_record, context=context)
+        if self.replication_key:
+            note_written(
+                self.get_context_state(context),
+                latest_record,
+                replication_key=self.replication_key,
+                primary_keys=self.primary_keys or (),
+            )
 
 
 def _scalar(value: t.Any) -> bool:
@@ -167,6 +199,7 @@ def stream_class(
         # An incremental child keeps a bookmark per parent; a full-table one, one per stream.
         "state_partitioning_keys": None if definition.get("replication_key") and fields else [],
         "is_sorted": bool(definition.get("is_sorted", False)),
+        "schema_evolution": definition.get("schema_evolution", "freeze"),
     }
     if schema is not None:
         attributes["schema"] = schema
@@ -194,6 +227,8 @@ def declared_classes(
             parent = classes.get((given.get("parent") or {}).get("stream", ""))
             definition = given
             if "schema" not in given:
-                definition = {**given, "schema": schema_of(stream_class(given, apis, parent))}
+                # A schema the tap inferred grows with the records, unless told otherwise.
+                inferred = schema_of(stream_class(given, apis, parent))
+                definition = {"schema_evolution": "evolve", **given, "schema": inferred}
             classes[given["name"]] = stream_class(definition, apis, parent)
     return list(classes.values())

@@ -77,7 +77,6 @@ class ByIdStream(TapRestStream):
             if self.entity_ids:
                 if record.get("id") in self._fetched_ids:
                     self.logger.info("Skipping %s %s: already fetched", self.name, context)
-                    self.run.stats.add(self.name, records=-1)
                     continue
                 self._fetched_ids.add(record.get("id"))
             yield record

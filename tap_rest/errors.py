@@ -31,3 +31,11 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signum)
         self.signum = signum
+
+
+class RetriesExhaustedError(FatalAPIError):
+    """A request kept failing with what a retry may fix, until the retry budget was spent."""
+
+
+class CannotConnectError(FatalAPIError):
+    """An API that never answered cannot be reached at all: its URL is likely wrong."""

@@ -10,7 +10,7 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-rest")
 
-SAMPLE_PAGES, SAMPLE_RECORDS = 3, 1000
+SAMPLE_PAGES, SAMPLE_RECORDS, SAMPLE_PARENTS = 3, 1000, 10
 
 
 def _types(schema: dict[str, t.Any]) -> list[str]:
@@ -19,22 +19,33 @@ def _types(schema: dict[str, t.Any]) -> list[str]:
 
 
 def merge(a: dict[str, t.Any] | None, b: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Widen schema a to accept what schema b accepts."""
+    """Widen schema a to accept what schema b accepts, keeping a's other keywords.
+
+    An unconstrained schema (no type: ``{}``, ``anyOf``) already accepts everything.
+    """
     if a is None:
         return b
+    if not _types(a):
+        return a
     types = set(_types(a)) | set(_types(b))
     if {"integer", "number"} <= types:
         types.discard("integer")
-    merged: dict[str, t.Any] = {"type": sorted(types)}
-    if "object" in types:
+    merged: dict[str, t.Any] = {**a, "type": sorted(types)}
+    if "object" in types and ("properties" in a or "properties" in b):
         props = dict(a.get("properties", {}))
         for key, sub in b.get("properties", {}).items():
-            props[key] = merge(props.get(key), sub)
+            props[key] = merge(props[key], sub) if key in props else nullable(sub)
         merged["properties"] = props
     if "array" in types:
         items = merge(a.get("items"), b["items"]) if "items" in b else a.get("items")
         merged["items"] = items or {}
     return merged
+
+
+def nullable(schema: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Return the schema admitting null too (a field that some records lack)."""
+    types = _types(schema)
+    return schema if not types or "null" in types else {**schema, "type": sorted({*types, "null"})}
 
 
 def schema_of(value: t.Any) -> dict[str, t.Any]:
@@ -64,16 +75,26 @@ def infer_schema(records: t.Iterable[dict], primary_keys: t.Sequence[str]) -> di
     merged: dict[str, t.Any] | None = None
     for record in records:
         merged = merge(merged, schema_of(record))
-    properties = dict((merged or {}).get("properties", {}))
-    for name, prop in properties.items():
-        if name not in primary_keys and "null" not in _types(prop):
-            prop["type"] = sorted({*_types(prop), "null"})
+    properties = {
+        name: prop if name in primary_keys else nullable(prop)
+        for name, prop in (merged or {}).get("properties", {}).items()
+    }
     return {"type": "object", "properties": properties, "required": list(primary_keys)}
+
+
+def spread(items: list[t.Any], count: int) -> list[t.Any]:
+    """Return up to ``count`` items spread evenly across the list, first and last included."""
+    if len(items) <= count:
+        return list(items)
+    step = (len(items) - 1) / (count - 1)
+    return [items[round(n * step)] for n in range(count)]
 
 
 class Sampler:
     """Reads a few pages of declared streams to infer their schemas, parents' samples kept.
 
+    A list is sampled over its first pages; a child over parents spread across its parent's
+    sample, not the first one alone. What a sample misses, schema evolution adds at sync time.
     ``make`` instantiates a stream class with an empty schema (the tap's and run's wiring).
     """
 
@@ -81,26 +102,35 @@ class Sampler:
         self.make = make
         self.samples: dict[str, list[dict]] = {}
 
+    def _records(
+        self, cls: type[DeclaredStream], contexts: list[t.Mapping[str, t.Any] | None]
+    ) -> list[dict]:
+        stream = self.make(cls)
+        records: list[dict] = []
+        for context in contexts:
+            pages = stream.pages(context, stream.get_new_paginator())
+            for n, page in enumerate(pages):
+                records += [stream.post_process(dict(r), context) or r for r in page]
+                if n >= SAMPLE_PAGES - 1 or len(records) >= SAMPLE_RECORDS:
+                    break
+            if len(records) >= SAMPLE_RECORDS:
+                break
+        return records
+
     def schema(self, cls: type[DeclaredStream]) -> dict[str, t.Any]:
         """Infer a stream's schema from a few pages of its records."""
         name, keys = cls.definition["name"], cls.definition["primary_keys"]
-        probe = self.make(cls)
-        context = None
+        contexts: list[t.Mapping[str, t.Any] | None] = [None]
         if cls.parent_stream_type is not None:
             parent = t.cast("type[DeclaredStream]", cls.parent_stream_type)
             parents = self.samples.get(parent.definition["name"])
             if parents is None:
-                sampler = self.make(parent)
-                first = sampler._pages(None, sampler.get_new_paginator())
-                parents = self.samples[parent.definition["name"]] = next(iter(first), [])
-            if not parents:
-                return infer_schema([], keys)
-            context = probe.preprocess_context(parents[0])
-        records: list[dict] = []
-        for n, page in enumerate(probe._pages(context, probe.get_new_paginator())):
-            records += [probe.post_process(dict(r), context) or r for r in page]
-            if n >= SAMPLE_PAGES - 1 or len(records) >= SAMPLE_RECORDS:
-                break
-        self.samples[name] = records
+                parents = self.samples[parent.definition["name"]] = self._records(parent, [None])
+            child, reader = self.make(cls), self.make(parent)
+            contexts = [
+                child.preprocess_context(reader.get_child_context(record, None))
+                for record in spread(parents, SAMPLE_PARENTS)
+            ]
+        records = self.samples[name] = self._records(cls, contexts)
         logger.info("Inferred the schema of '%s' from %d records", name, len(records))
         return infer_schema(records, keys)

@@ -1,4 +1,4 @@
-"""How a stream's messages go out: its SCHEMA once per run, its records on the fast path."""
+"""How a stream's messages go out: SCHEMA once (again when it widens), records whole."""
 
 from __future__ import annotations
 
@@ -8,20 +8,42 @@ from functools import cached_property
 from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
 
+from tap_rest.evolution import evolve, gaps
 from tap_rest.writer import GuardedWriter, fast_path_check
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Record
 
+    from tap_rest.run import Run
+    from tap_rest.stats import StreamStats
+
 
 class StreamOutput(Stream):
-    """The private base that writes a stream's SCHEMA and RECORD messages."""
+    """The private base that writes a stream's SCHEMA and RECORD messages.
+
+    A record that does not fit the schema is never stripped in silence: a stream whose schema
+    evolves (an inferred one, or ``schema_evolution: evolve``) grows it (``evolution.evolve``)
+    and sends the new SCHEMA before the record; a frozen one (an inline schema) lets the SDK
+    drop what it lacks, and each field dropped or value of another type is counted, warned of
+    once, and summed up.
+    """
+
+    run: Run
+    #: ``evolve`` or ``freeze`` (the stream's default; the ``schema_evolution`` setting wins)
+    schema_evolution: t.ClassVar[str] = "freeze"
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._schema_sent = False
         #: when the page being written was received (its records' time_extracted)
         self._extracted_at = utc_now()
+        self._warned: set[tuple[str, str]] = set()
+
+    @cached_property
+    def evolves(self) -> bool:
+        """Tell whether this stream's schema widens to fit its records."""
+        chosen = self.config.get("schema_evolution") or {}
+        return (chosen.get(self.name) or chosen.get("*") or self.schema_evolution) == "evolve"
 
     def _write_schema_message(self) -> None:
         """Send this stream's SCHEMA once per run, not once per parent record."""
@@ -30,16 +52,65 @@ class StreamOutput(Stream):
             self._schema_sent = True
 
     @cached_property
+    def _stats(self) -> StreamStats:
+        """Return this stream's counters (asked at the first record, after discovery's reset)."""
+        return self.run.stats.stream(self.name)
+
+    @cached_property
     def _fast_check(self) -> t.Callable[[dict], bool] | None:
         """Return the check of records that may be written as they are, else None."""
         return fast_path_check(self)
 
     def _write_record_message(self, record: Record) -> None:
         """Write a record as it is when its types are the schema's, else through the SDK."""
+        stats = self._stats
         check = self._fast_check
         if check is not None and check(record):
             writer = t.cast("GuardedWriter", self._tap.message_writer)
             writer.write_record(self.name, record, self._extracted_at)
             self.state_manager.is_flushed = False
+            stats.records += 1
             return
-        super()._write_record_message(record)
+        found = gaps(self.effective_schema, record)
+        if found and self.evolves:
+            self._evolve(record)
+        elif found:
+            self._count(found)
+        for message in self._generate_record_messages(record):
+            self._tap.write_message(message)
+            stats.records += 1
+        self.state_manager.is_flushed = False
+
+    def _evolve(self, record: Record) -> None:
+        """Grow the schema to hold the record (sent again, before it), moving variant values."""
+        schema = evolve(self.effective_schema, record)
+        if schema == self.effective_schema:
+            return
+        self._schema = schema
+        if self._input_schema is not None:
+            self._input_schema = schema
+        self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
+        self._stream_maps = None
+        self.__dict__.pop("_fast_check", None)
+        self._schema_sent = False
+        self._write_schema_message()
+        self.run.stats.add(self.name, schema_changes=1)
+
+    def _count(self, found: list[t.Any]) -> None:
+        """Count what a frozen schema drops or lets through, warning once per field."""
+        dropped = sum(1 for gap in found if gap.kind == "field")
+        self.run.stats.add(self.name, dropped=dropped, mismatched=len(found) - dropped)
+        for gap in found:
+            if (gap.path, gap.kind) in self._warned:
+                continue
+            self._warned.add((gap.path, gap.kind))
+            what = (
+                f"field '{gap.path}' is not in its schema and is dropped"
+                if gap.kind == "field"
+                else f"field '{gap.path}' holds a {gap.detail}, which its schema does not admit"
+            )
+            self.logger.warning(
+                "Stream '%s': %s (set schema_evolution to evolve to keep it whole)",
+                self.name,
+                what,
+            )

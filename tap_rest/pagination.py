@@ -13,6 +13,7 @@ from singer_sdk.pagination import BaseAPIPaginator
 
 from tap_rest.errors import PaginationLoopError
 from tap_rest.redact import redact_url
+from tap_rest.response import body_of
 
 if t.TYPE_CHECKING:
     import requests
@@ -153,7 +154,7 @@ class BodyNextLinkPaginator(NextUrlPaginator):
 
     def get_next_url(self, response: requests.Response) -> str | None:
         """Return the first non-empty value at the JSONPath."""
-        for value in extract_jsonpath(self.jsonpath, response.json()):
+        for value in extract_jsonpath(self.jsonpath, _body(response)):
             if value:
                 return str(value)
         return None
@@ -190,6 +191,12 @@ class LinkHeaderPaginator(NextUrlPaginator):
         return None
 
 
+def _body(response: requests.Response) -> t.Any:
+    """Return the decoded body (decoded once, inside the retries), else decode it."""
+    body = body_of(response)
+    return body if body is not None else response.json()
+
+
 def _first(jsonpath: str, body: t.Any) -> t.Any:
     """Return the first value at a JSONPath, or None."""
     return next(iter(extract_jsonpath(jsonpath, body)), None)
@@ -201,10 +208,12 @@ def _count(jsonpath: str, body: t.Any) -> int:
 
 
 class OffsetPaginator(GuardedPaginator):
-    """``offset``/``limit`` paging: stops at the reported total, else at a short or empty page.
+    """``offset``/``limit`` paging: stops at the reported total, else at an empty page.
 
-    The offset advances by the records actually received, so a server that caps ``limit`` below
-    the page size asked for skips nothing when it reports a total.
+    The offset advances by the records actually received, and a short page is not taken for
+    the last one: many servers cap ``limit`` below what was asked without a word. Without a
+    total, the end is an empty page, or a page shorter than the limit the server says it used
+    (``limit_path``); ``stop_on_short_page`` trusts a short page for servers known not to cap.
     """
 
     def __init__(
@@ -215,12 +224,13 @@ class OffsetPaginator(GuardedPaginator):
         limit_param: str = "limit",
         records_path: str = "$[*]",
         total_path: str | None = None,
-        stop_on_short_page: bool = True,
+        limit_path: str | None = None,
+        stop_on_short_page: bool = False,
         start: int = 0,
         **kw: t.Any,
     ) -> None:
         self.page_size, self.offset_param, self.limit_param = page_size, offset_param, limit_param
-        self.records_path, self.total_path = records_path, total_path
+        self.records_path, self.total_path, self.limit_path = records_path, total_path, limit_path
         self.stop_on_short_page = stop_on_short_page
         super().__init__(self._page(start), **kw)
 
@@ -231,14 +241,17 @@ class OffsetPaginator(GuardedPaginator):
 
     def get_next(self, response: requests.Response) -> PageRequest | None:
         """Return the next offset, or None after the last page."""
-        body = response.json()
+        body = _body(response)
         received = _count(self.records_path, body)
-        total = _first(self.total_path, body) if self.total_path else None
         if received == 0:
             return None
         offset = int(dict(self.current_value.params)[self.offset_param]) + received
+        total = _first(self.total_path, body) if self.total_path else None
         if total is not None:
             return self._page(offset) if offset < int(total) else None
+        used = _first(self.limit_path, body) if self.limit_path else None
+        if used is not None:
+            return self._page(offset) if received >= int(used) else None
         if self.stop_on_short_page and received < self.page_size:
             return None
         return self._page(offset)
@@ -270,7 +283,7 @@ class PageNumberPaginator(GuardedPaginator):
 
     def get_next(self, response: requests.Response) -> PageRequest | None:
         """Return the next page number, or None after the last page."""
-        body = response.json()
+        body = _body(response)
         if _count(self.records_path, body) == 0:
             return None
         page = int(dict(self.current_value.params)[self.page_param])
@@ -306,7 +319,7 @@ class CursorPaginator(GuardedPaginator):
 
     def get_next(self, response: requests.Response) -> PageRequest | None:
         """Return the request for the next cursor, or None after the last page."""
-        body = response.json()
+        body = _body(response)
         if self.has_more_path and not _first(self.has_more_path, body):
             return None
         cursor = _first(self.cursor_path, body)

@@ -14,7 +14,7 @@ from tap_rest.config import DEFAULT_CONCURRENCY
 from tap_rest.prefetch import Prefetcher
 from tap_rest.ratelimit import RateLimiter
 from tap_rest.redact import Redactor
-from tap_rest.retry import RetryPolicy
+from tap_rest.retry import LimitRules, RetryPolicy
 from tap_rest.stats import RunStats
 
 if t.TYPE_CHECKING:
@@ -49,7 +49,10 @@ class Run:
         #: what keeps this run's secrets out of logs; secrets issued later are added to it
         self.redactor = redactor or Redactor.for_auths(auth_settings(config))
         self.checkpoints = Checkpoints(state, write_state, self.redactor.sensitive_params)
+        #: the APIs (their ``api_key``) that have answered at least once in this run
+        self.answered: set[str] = set()
         self._authenticators: dict[str | None, APIAuthenticatorBase] = {}
+        self._limits: dict[str | None, LimitRules] = {}
         self._limiters: dict[str | None, RateLimiter] = {}
         self._lock = threading.Lock()
 
@@ -105,6 +108,14 @@ class Run:
                     burst = 1
                 self._limiters[key] = RateLimiter(rate, burst)
             return self._limiters[key]
+
+    def limit_rules(self, api: str | None) -> LimitRules:
+        """Return how an API (its entry in apis, else the tap's settings) says to slow down."""
+        if api not in self._limits:
+            entry = self.api(api)
+            settings = {**self.config, **{k: v for k, v in entry.items() if k.startswith("rate")}}
+            self._limits[api] = LimitRules.from_settings(settings)
+        return self._limits[api]
 
     def close(self) -> None:
         """Stop the worker threads (what has not started is cancelled)."""

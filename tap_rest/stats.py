@@ -9,21 +9,43 @@ from dataclasses import dataclass, field
 
 @dataclass
 class StreamStats:
-    """What one stream did in a run."""
+    """What one stream did in a run.
+
+    ``records`` counts the records written, and only the main thread writes them; every other
+    counter goes through ``RunStats.add``, which any thread may call.
+    """
 
     records: int = 0
     requests: int = 0
     retries: int = 0
     skipped: int = 0
+    #: values a frozen schema dropped (fields it lacks) or let through (types it does not admit)
+    dropped: int = 0
+    mismatched: int = 0
+    #: times the schema was widened to fit a record (and sent again)
+    schema_changes: int = 0
     started: float | None = None
     ended: float | None = None
 
     @property
     def seconds(self) -> float:
-        """Return the wall time from the stream's first request to its last record."""
+        """Return the wall time from the stream's first request to its last one."""
         if self.started is None:
             return 0.0
         return (self.ended or time.monotonic()) - self.started
+
+    def line(self, name: str) -> str:
+        """Return the stream's summary line."""
+        text = (
+            f"{name}: {self.records} records, {self.requests} requests, {self.retries} retries, "
+            f"{self.skipped} skipped errors, {self.seconds:.1f} s"
+        )
+        extras = [
+            f"{self.schema_changes} schema changes" if self.schema_changes else "",
+            f"{self.dropped} values dropped (not in the schema)" if self.dropped else "",
+            f"{self.mismatched} values of another type" if self.mismatched else "",
+        ]
+        return "; ".join([text, *filter(None, extras)])
 
 
 @dataclass
@@ -32,6 +54,11 @@ class RunStats:
 
     streams: dict[str, StreamStats] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def stream(self, name: str) -> StreamStats:
+        """Return a stream's counters (made on first use)."""
+        with self.lock:
+            return self.streams.setdefault(name, StreamStats())
 
     def add(self, stream: str, **counts: int) -> None:
         """Add to a stream's counters."""
@@ -50,8 +77,4 @@ class RunStats:
 
     def lines(self) -> list[str]:
         """Return one summary line per stream."""
-        return [
-            f"{name}: {s.records} records, {s.requests} requests, {s.retries} retries, "
-            f"{s.skipped} skipped errors, {s.seconds:.1f} s"
-            for name, s in self.streams.items()
-        ]
+        return [stats.line(name) for name, stats in self.streams.items()]

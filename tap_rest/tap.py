@@ -16,7 +16,7 @@ from singer_sdk.helpers._util import load_json
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from singer_sdk.singerlib import StateMessage
 
-from tap_rest.config import CONFIG_SCHEMA, config_from_env
+from tap_rest.config import BUILTIN_STREAMS, CONFIG_SCHEMA, config_from_env
 from tap_rest.declarative import DeclaredStream, declared_classes
 from tap_rest.errors import Interrupted
 from tap_rest.inference import Sampler
@@ -91,8 +91,8 @@ class TapRest(Tap):
             )
 
     def discover_streams(self) -> list[Stream]:
-        """Return the built-in streams, then those the streams setting describes."""
-        streams: list[Stream] = [cls(tap=self, run=self.run) for cls in STREAM_TYPES]
+        """Return the built-in streams asked for, then those the streams setting describes."""
+        streams: list[Stream] = self._builtin_streams()
         sampler = Sampler(self._probe)
         catalog = self.input_catalog
 
@@ -104,6 +104,26 @@ class TapRest(Tap):
         apis = self.config.get("apis") or {}
         for cls in declared_classes(self.config.get("streams") or [], apis, schema_of):
             streams.append(cls(tap=self, run=self.run))
+        return streams
+
+    def _builtin_streams(self) -> list[Stream]:
+        """Return the built-in streams the config asks for, each with the parents it needs.
+
+        A config that declares streams gets no built-in one unless it lists it: they point at
+        the public APIs. A parent brought in for a child is read, not written, unless listed.
+        """
+        declared = bool(self.config.get("streams"))
+        wanted = set(self.config.get("builtin_streams") or ([] if declared else BUILTIN_STREAMS))
+        needed = set(wanted)
+        for cls in STREAM_TYPES:
+            if cls.name in wanted and cls.parent_stream_type is not None:
+                needed.add(t.cast("t.Any", cls.parent_stream_type).name)
+        streams: list[Stream] = []
+        for cls in STREAM_TYPES:
+            if cls.name in needed:
+                stream = cls(tap=self, run=self.run)
+                stream.selected_by_default = cls.name in wanted
+                streams.append(stream)
         return streams
 
     def _probe(self, cls: type[DeclaredStream]) -> DeclaredStream:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import typing as t
 from string import Formatter
 
@@ -15,6 +16,7 @@ _JSONPATH_FIELDS = ("records_path",)
 _PAGINATOR_JSONPATHS = (
     "total_path",
     "total_pages_path",
+    "limit_path",
     "next_path",
     "cursor_path",
     "has_more_path",
@@ -197,9 +199,20 @@ def config_problems(
     streams: list[t.Any] = config["streams"] if isinstance(config.get("streams"), list) else []
     problems += definition_problems(streams, apis, builtin)
     known = set(builtin) | {d.get("name") for d in streams if isinstance(d, dict)}
-    for setting in ("query_params", "skip_statuses"):
+    entries = [("", config), *((f"apis.{n}.", a) for n, a in apis.items() if isinstance(a, dict))]
+    for prefix, entry in entries:
+        pattern = entry.get("rate_limit_pattern")
+        if isinstance(pattern, str):
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                problems.append(
+                    f"{prefix}rate_limit_pattern: {pattern!r} is not a regular expression ({exc})"
+                )
+    for setting in ("query_params", "skip_statuses", "schema_evolution"):
         value = config.get(setting)
-        unknown = sorted(set(value) - known) if isinstance(value, dict) else []
+        allowed = known | {"*"} if setting == "schema_evolution" else known
+        unknown = sorted(set(value) - allowed) if isinstance(value, dict) else []
         if unknown:
             problems.append(
                 f"{setting}: unknown stream(s) {', '.join(map(repr, unknown))}; "

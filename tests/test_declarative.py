@@ -178,6 +178,38 @@ def test_incremental_second_run_emits_nothing_and_asks_little(tmp_path, config) 
     assert bookmarks["customers"]["replication_key_value"] > "2026-01-01T00:50:00Z"
 
 
+def test_an_inclusive_filter_writes_the_records_on_the_bookmark_once(tmp_path, config) -> None:
+    # updated_from is inclusive (>=): the records on the bookmark come again on every run.
+    inclusive = [{**d, "bookmark_param": "updated_from"} for d in SHOP]
+    with Sandbox() as sb:
+        settings = {
+            **config,
+            "streams": inclusive,
+            "apis": {"shop": {"base_url": f"{sb.url}/shop"}},
+        }
+        catalog = select(discover(tmp_path, settings), {"customers", "orders"})
+        state = tmp_path / "state.json"
+
+        def rerun() -> TapRun:
+            run = run_tap(tmp_path, settings, "--state", str(state), catalog=catalog)
+            assert run.returncode == 0, run.stderr[-2000:]
+            state.write_text(json.dumps(run.of_type("STATE")[-1]["value"]))
+            return run
+
+        first = run_tap(tmp_path, settings, catalog=catalog)
+        assert dict(first.counts) == {"customers": 50, "orders": 200}
+        state.write_text(json.dumps(first.of_type("STATE")[-1]["value"]))
+        assert not rerun().of_type("RECORD"), "a run with no change writes nothing"
+        at = "2026-06-01T00:00:00Z"
+        assert requests.post(f"{sb.url}/shop/touch?customer=7&at={at}", timeout=10).ok
+        assert [r["id"] for r in rerun().records["customers"]] == [7]
+        assert not rerun().of_type("RECORD")
+        # Another record on the very same value, after the bookmark was taken: never lost.
+        assert requests.post(f"{sb.url}/shop/touch?customer=8&at={at}", timeout=10).ok
+        assert [r["id"] for r in rerun().records["customers"]] == [8]
+        assert not rerun().of_type("RECORD")
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -252,3 +284,92 @@ def test_a_named_apis_secrets_never_reach_the_output(tmp_path, monkeypatch) -> N
             run = only([stream], base, tmp_path, apis={"keyed": {"base_url": sb.url, "auth": auth}})
             assert "k=REDACTED" in run.stderr
             assert key not in run.stderr + json.dumps(run.messages)
+
+
+def test_a_config_with_streams_gets_only_its_own_and_needs_no_catalog(tmp_path, sandbox) -> None:
+    # The built-in APIs point at a port nobody listens on: touching them would fail the run.
+    config = {
+        "jsonplaceholder_url": "http://127.0.0.1:9",
+        "pokeapi_url": "http://127.0.0.1:9/api/v2",
+        "apis": {"shop": {"base_url": f"{sandbox.url}/shop"}},
+        "streams": SHOP,
+    }
+    sandbox.server.requests.clear()
+    run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert set(run.counts) == {"customers", "orders"}
+    assert run.counts["orders"] == 200
+    assert all(path.startswith("/shop/") for path in sandbox.server.requests)
+    catalog = discover(tmp_path, config)
+    assert {s["tap_stream_id"] for s in catalog["streams"]} == {"customers", "orders"}
+
+
+def test_built_in_streams_can_be_asked_for_beside_declared_ones(tmp_path, config, sandbox) -> None:
+    settings = {
+        **config,
+        "apis": {"shop": {"base_url": f"{sandbox.url}/shop"}},
+        "streams": SHOP[:1],
+        "builtin_streams": ["post_comments", "users"],
+    }
+    run = run_tap(tmp_path, settings)
+    assert run.returncode == 0, run.stderr[-2000:]
+    # posts is read for its comments, not written: the summary counts what was written
+    assert dict(run.counts) == {"customers": 50, "post_comments": 500, "users": 10}
+    assert "Summary: posts: 0 records," in run.stderr
+    assert "Summary: post_comments: 500 records," in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("path", "paginator"),
+    [
+        ("/generic/offset-nototal?total=1000&max_limit=100", {"type": "offset", "page_size": 250}),
+        (
+            "/generic/offset-nototal?total=1000&max_limit=100&echo=1",
+            {"type": "offset", "page_size": 250, "limit_path": "$.limit"},
+        ),
+        ("/generic/page-nototal?total=1000&max_limit=100", {"type": "page", "page_size": 250}),
+    ],
+)
+def test_a_server_that_caps_the_page_size_loses_no_record(
+    tmp_path, config, sandbox, path, paginator
+) -> None:
+    records_path = "$.items[*]" if "offset" in path else "$.data[*]"
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": path,
+        "records_path": records_path,
+        "primary_keys": ["id"],
+        "paginator": paginator,
+    }
+    settings = {**config, "streams": [stream]}
+    catalog = select(discover(tmp_path, settings), {"items"})
+    sandbox.server.requests.clear()
+    run = run_tap(tmp_path, settings, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [r["id"] for r in run.records["items"]] == list(range(1, 1001))
+    pages = sum(sandbox.server.requests.values())
+    # Ten full pages of the server's 100, and at most one empty page to learn the end.
+    assert pages <= 11 + (0 if "limit_path" in paginator else 1), sandbox.server.requests
+
+
+def test_a_cursor_taken_from_the_last_record(tmp_path, config, sandbox) -> None:
+    # Stripe pages with starting_after=<the last id of the page> while has_more is true.
+    stream = {
+        "name": "charges",
+        "base_url": sandbox.url,
+        "path": "/generic/after?total=95",
+        "records_path": "$.data[*]",
+        "primary_keys": ["id"],
+        "paginator": {
+            "type": "cursor",
+            "cursor_path": "$.data[-1].id",
+            "cursor_param": "starting_after",
+            "has_more_path": "$.has_more",
+            "limit_param": "limit",
+            "page_size": 10,
+        },
+    }
+    run = only([stream], config, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert [r["id"] for r in run.records["charges"]] == list(range(1, 96))

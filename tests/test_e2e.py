@@ -16,6 +16,7 @@ import pytest
 from tap_rest.sandbox import Sandbox
 from tests.conftest import DEFAULT_COUNTS, ROOT
 from tests.test_catalog import discover, select
+from tests.test_evolution import ITEMS, ORDERS
 
 MELTANO = ROOT / ".venv-meltano" / "bin" / "meltano"
 LOADERS = ROOT / ".meltano" / "loaders"
@@ -223,3 +224,44 @@ def test_meltano_select_runs_only_the_chosen_streams(meltano, sandbox, tmp_path)
     )
     files = {p.name: len(p.read_text().splitlines()) for p in tmp_path.iterdir()}
     assert files == {"users.jsonl": 10, "todos.jsonl": 200}
+
+
+def test_fields_that_appear_late_reach_postgres_whole(meltano, sandbox) -> None:
+    schema = f"tap_rest_late_{uuid.uuid4().hex[:8]}"
+    env = {
+        "TARGET_POSTGRES_DEFAULT_TARGET_SCHEMA": schema,
+        "TAP_REST_APIS": json.dumps({"late": {"base_url": f"{sandbox.url}/late"}}),
+        "TAP_REST_STREAMS": json.dumps([ORDERS, ITEMS]),
+    }
+    try:
+        meltano_run(
+            meltano,
+            sandbox,
+            f"--state-id-suffix=e2e-{schema}",
+            "tap-rest",
+            "target-postgres",
+            **env,
+        )
+        assert pg_counts(schema) == {"late_orders": 100, "late_items": 300}
+        orders = f'"{schema}".late_orders'
+        assert psql(f"select count(coupon), min(coupon) from {orders}") == [["50", "SAVE100"]]
+        assert psql(f"select count(*) from {orders} where metadata->>'campaign' is not null") == [
+            ["50"]
+        ]
+        # A value of another type lands in its variant column; no column type is altered.
+        amounts = psql(
+            f"select coalesce(amount, amount__v_number) from {orders} where id in (60, 61) "
+            "order by id"
+        )
+        assert [float(a[0]) for a in amounts] == [600.0, 610.5]
+        references = psql(
+            f"select coalesce(reference::text, reference__v_string) from {orders} "
+            "where id in (80, 81) order by id"
+        )
+        assert [r[0] for r in references] == ["80", "R-81"]
+        assert psql(f"select count(*) from {orders} where amount is null") == [["40"]]
+        items = f'"{schema}".late_items'
+        gifts = psql(f"select count(gift_note), min(metadata->>'order_ref') from {items}")
+        assert gifts == [["3", "O-40"]]
+    finally:
+        psql(f'drop schema if exists "{schema}" cascade')

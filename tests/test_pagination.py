@@ -171,17 +171,27 @@ def test_offset_paginator_advances_by_records_received_when_the_server_caps_limi
     assert not paginator.finished
 
 
-def test_offset_paginator_without_total_stops_at_a_short_or_empty_page() -> None:
-    short = OffsetPaginator(10, stream_name="s")
-    short.advance(response("https://a.test/x", [{}] * 10))
-    assert not short.finished
-    short.advance(response("https://a.test/x?offset=10", [{}] * 3))
-    assert short.finished
-    empty_only = OffsetPaginator(10, stop_on_short_page=False, stream_name="s")
-    empty_only.advance(response("https://a.test/x", [{}] * 3))
-    assert not empty_only.finished
-    empty_only.advance(response("https://a.test/x?offset=3", []))
-    assert empty_only.finished
+def test_offset_paginator_without_total_stops_at_an_empty_page_not_a_short_one() -> None:
+    # A server may cap the page size without a word: a short page is no proof of the end.
+    capped = OffsetPaginator(10, stream_name="s")
+    capped.advance(response("https://a.test/x", [{}] * 3))
+    assert not capped.finished
+    assert dict(capped.current_value.params)["offset"] == 3
+    capped.advance(response("https://a.test/x?offset=3", []))
+    assert capped.finished
+    trusted = OffsetPaginator(10, stop_on_short_page=True, stream_name="s")
+    trusted.advance(response("https://a.test/x", [{}] * 10))
+    assert not trusted.finished
+    trusted.advance(response("https://a.test/x?offset=10", [{}] * 3))
+    assert trusted.finished
+
+
+def test_offset_paginator_trusts_the_limit_the_server_says_it_used() -> None:
+    echoed = OffsetPaginator(250, records_path="$.items[*]", limit_path="$.limit", stream_name="s")
+    echoed.advance(response("https://a.test/x", {"limit": 100, "items": [{}] * 100}))
+    assert not echoed.finished, "a full page at the server's own limit"
+    echoed.advance(response("https://a.test/x?offset=100", {"limit": 100, "items": [{}] * 40}))
+    assert echoed.finished
 
 
 def test_page_number_paginator_uses_total_pages_or_an_empty_page() -> None:

@@ -248,3 +248,31 @@ def test_resume_skips_delivered_streams_and_starts_at_the_saved_page(
     assert {c["postId"] for c in run.records["post_comments"]} == set(range(21, 101))
     assert run.counts["todos"] == 200
     assert "/posts?_page=1&_limit=10" not in sandbox.server.requests
+
+
+def test_the_summary_counts_what_was_written_even_when_a_run_fails(tmp_path) -> None:
+    # One try per request: the first injected 5xx ends the run, with children fetched ahead.
+    with Sandbox(faults=FaultSpec(seed=3, fail_rate=0.02)) as sb:
+        config = {"jsonplaceholder_url": sb.url, "pokeapi_url": sb.pokeapi_url, "max_tries": 1}
+        run = run_tap(tmp_path, config)
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert 0 < sum(run.counts.values()) < sum(DEFAULT_COUNTS.values())
+    for stream in DEFAULT_COUNTS:
+        if f"Summary: {stream}:" in run.stderr:
+            assert f"Summary: {stream}: {run.counts.get(stream, 0)} records," in run.stderr
+
+
+def test_a_github_quota_403_is_a_wait_not_a_failure(tmp_path) -> None:
+    # GitHub answers 403 "API rate limit exceeded" with X-RateLimit-Remaining: 0 and an epoch
+    # X-RateLimit-Reset when the quota is spent; at the default concurrency some requests are
+    # already in flight when the first such answer comes back.
+    with Sandbox(faults=FaultSpec(quota=40, quota_window=2)) as sb:
+        run = _posts_and_comments(tmp_path, sb)
+        faults = sb.server.faults
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert dict(run.counts) == {"posts": 100, "post_comments": 500}
+    assert len({c["id"] for c in run.records["post_comments"]}) == 500
+    assert faults.injected["403"] > 0, "the run must have spent its quota"
+    # Only requests in flight when the first 403 of a window came back arrive inside it.
+    assert faults.early_requests <= 10 * faults.injected["403"]
+    assert all(delay < 0.5 for delay in faults.early_delays), faults.early_delays

@@ -33,6 +33,10 @@ class FaultSpec:
     rate_limit: float | None = None
     retry_after_format: str = "both"
     rate_limit_headers: bool = True
+    #: GitHub's quota: this many requests per ``quota_window`` seconds, then 403 with
+    #: ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset`` (epoch seconds) until the reset
+    quota: int | None = None
+    quota_window: float = 2.0
 
     def __post_init__(self) -> None:
         for name in ("fail_rate", "reset_rate", "truncate_rate"):
@@ -52,6 +56,7 @@ class FaultSpec:
             or self.truncate_rate
             or self.latency_ms
             or self.rate_limit
+            or self.quota
         )
 
 
@@ -60,6 +65,8 @@ class Decision:
     """What to do to one response."""
 
     status: int | None = None
+    #: the body of a failure (default: its reason)
+    body: t.Any = None
     reset: bool = False
     truncate_at: float | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
@@ -72,6 +79,11 @@ class Faults:
         self.spec = spec
         self.injected: Counter[str] = Counter()
         self.early_requests = 0
+        #: for each early request, the seconds since the first limited answer of its window
+        self.early_delays: list[float] = []
+        self._window_end = 0.0
+        self._window_used = 0
+        self._limited_at: float | None = None
         self._attempts: Counter[str] = Counter()
         self._window: deque[float] = deque()
         self._not_before = 0.0
@@ -91,6 +103,10 @@ class Faults:
         decision = Decision()
         if spec.rate_limit:
             self._rate_limit(decision)
+            if decision.status:
+                return decision
+        if spec.quota:
+            self._quota(decision)
             if decision.status:
                 return decision
         with self._lock:
@@ -146,3 +162,35 @@ class Faults:
                     ("RateLimit-Remaining", str(remaining)),
                     ("RateLimit-Reset", str(int(reset))),
                 ]
+
+    def _quota(self, decision: Decision) -> None:
+        """Allow ``quota`` requests per window, then answer 403 as GitHub does until the reset."""
+        quota = t.cast("int", self.spec.quota)
+        with self._lock:
+            now = time.time()
+            if now >= self._window_end:
+                self._window_end = float(math.ceil(now + self.spec.quota_window))
+                self._window_used, self._limited_at = 0, None
+            if self._window_used >= quota:
+                if self._limited_at is None:
+                    self._limited_at = now
+                else:
+                    self.early_requests += 1
+                    self.early_delays.append(now - self._limited_at)
+                self.injected["403"] += 1
+                decision.status = 403
+                decision.body = {
+                    "message": "API rate limit exceeded for 127.0.0.1. (But here's the good "
+                    "news: Authenticated requests get a higher rate limit.)",
+                    "documentation_url": "https://docs.github.com/rest/overview/rate-limits",
+                }
+                remaining = 0
+            else:
+                self._window_used += 1
+                remaining = quota - self._window_used
+            decision.headers += [
+                ("X-RateLimit-Limit", str(quota)),
+                ("X-RateLimit-Remaining", str(remaining)),
+                ("X-RateLimit-Reset", str(int(self._window_end))),
+                ("X-RateLimit-Used", str(min(self._window_used, quota))),
+            ]

@@ -11,10 +11,12 @@
 | ``next`` | ``offset``, ``limit`` | ``{"results": [...], "next": "<relative URL>" or null}`` |
 | ``link`` | ``page``, ``per_page`` | ``[...]``, ``Link`` header (relative targets, several rels) |
 | ``cursor`` | ``cursor``, ``limit`` | ``{"data", "next_cursor": "<opaque>" or "", "has_more"}`` |
+| ``after`` | ``starting_after`` (the last id seen), ``limit`` | ``{"data", "has_more"}`` (Stripe) |
 
 ``loop=1`` makes the ``next``, ``link`` and ``cursor`` styles send, from their second page on,
 the link or cursor of a page already served: a broken server that a client must not follow
-forever.
+forever. ``max_limit=M`` caps the page size at M whatever the client asks, without a word, as
+many servers do (``echo=1`` adds the effective ``limit`` to the offset styles' bodies).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from urllib.parse import urlencode
 from tap_rest.sandbox.data import _mix
 
 PREFIX = "/generic"
-STYLES = ("offset", "offset-nototal", "page", "page-nototal", "next", "link", "cursor")
+STYLES = ("offset", "offset-nototal", "page", "page-nototal", "next", "link", "cursor", "after")
 _EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -81,16 +83,27 @@ def respond(
         params.update({k: str(v) for k, v in changes.items()})
         return f"{PREFIX}/{style}?{urlencode(params)}"
 
+    cap = _int(query, "max_limit", 0) or None
+    echoes = query.get("echo", ["0"])[0] == "1"
+
     if style in ("offset", "offset-nototal", "next"):
         offset, limit = max(_int(query, "offset", 0), 0), max(_int(query, "limit", 10), 0)
+        limit = min(limit, cap) if cap else limit
         page = rows(offset, limit)
+        echo = {"limit": limit} if echoes else {}
         if style == "offset":
-            return 200, {"total": total, "items": page}, []
+            return 200, {"total": total, "items": page, **echo}, []
         if style == "offset-nototal":
-            return 200, {"items": page}, []
+            return 200, {"items": page, **echo}, []
         following = 0 if loop and offset > 0 else offset + limit
         nxt = url(offset=following, limit=limit) if offset + limit < total or loop else None
         return 200, {"results": page, "next": nxt}, []
+
+    if style == "after":
+        start, limit = max(_int(query, "starting_after", 0), 0), max(_int(query, "limit", 10), 1)
+        limit = min(limit, cap) if cap else limit
+        page = rows(start, limit)
+        return 200, {"object": "list", "data": page, "has_more": start + limit < total}, []
 
     if style == "cursor":
         offset, limit = _uncursor(query.get("cursor", [""])[0]), max(_int(query, "limit", 10), 1)
@@ -101,6 +114,7 @@ def respond(
         return 200, {"data": page, "next_cursor": token, "has_more": more or loop}, []
 
     number, per_page = max(_int(query, "page", 1), 1), max(_int(query, "per_page", 10), 1)
+    per_page = min(per_page, cap) if cap else per_page
     page = rows((number - 1) * per_page, per_page)
     last = max(-(-total // per_page), 1)
     if style == "page":

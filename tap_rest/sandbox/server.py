@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgspec
 
-from tap_rest.sandbox import data, generic
+from tap_rest.sandbox import data, generic, late
 from tap_rest.sandbox.auth import MODES, TOKEN_PATH, AuthSpec, AuthState
 from tap_rest.sandbox.faults import RETRY_AFTER_FORMATS, Faults, FaultSpec
 from tap_rest.sandbox.shop import PREFIX as SHOP_PREFIX
@@ -124,6 +124,9 @@ class _Replica:
         if split.path.startswith("/html/"):
             page = b"<!doctype html><html><body><h1>Sign in</h1><form></form></body></html>"
             return 200, [("Content-Type", "text/html; charset=utf-8")], page
+        if split.path.startswith(late.PREFIX + "/"):
+            found = late.respond(split.path, query)
+            return _json(*found) if found else _json(404, {"error": "not found"})
         if split.path.startswith(generic.PREFIX + "/"):
             answer = generic.respond(split.path, query)
             if answer is None:
@@ -269,13 +272,13 @@ def _links(full_url: str, page: int, limit: int, n_items: int, total: int) -> st
     )
 
 
-def _failure(status: int, headers: list[tuple[str, str]]) -> Response:
+def _failure(status: int, headers: list[tuple[str, str]], body: t.Any = None) -> Response:
     """Return a server error or 429 as real servers send them (a proxy's 502 is HTML)."""
     reason = HTTPStatus(status).phrase
     if status == HTTPStatus.BAD_GATEWAY:
         page = f"<html><head><title>{status} {reason}</title></head><h1>{reason}</h1></html>"
         return status, [("Content-Type", "text/html"), *headers], page.encode()
-    return _json(status, {"error": reason}, headers)
+    return _json(status, body if body is not None else {"error": reason}, headers)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -304,7 +307,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         fate = self.server.faults.decide(target)
         if fate.status:
-            self._send(*_failure(fate.status, fate.headers))
+            self._send(*_failure(fate.status, fate.headers, fate.body))
             return
         status, headers, payload = self.server.replica.respond(host, target)
         headers = [*headers, *fate.headers]
@@ -333,11 +336,12 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         if split.path == SHOP_PREFIX + "/touch":
-            customer = _int(parse_qs(split.query).get("customer", [""])[0])
+            params = parse_qs(split.query)
+            customer = _int(params.get("customer", [""])[0])
             if customer is None:
                 self._send(*_json(400, {"error": "touch needs ?customer=N"}))
                 return
-            self.server.replica.shop.touch(customer)
+            self.server.replica.shop.touch(customer, params.get("at", [None])[0])
             self._send(*_json(200, {"touched": customer}))
             return
         if split.path != TOKEN_PATH:
@@ -482,6 +486,15 @@ def _parser() -> argparse.ArgumentParser:
         help="Retry-After as delta-seconds, an HTTP-date, or each in turn",
     )
     chaos.add_argument(
+        "--quota",
+        type=int,
+        default=None,
+        help="GitHub-style quota: N requests per --quota-window, then 403 until the reset",
+    )
+    chaos.add_argument(
+        "--quota-window", type=float, default=2.0, help="seconds of each quota window"
+    )
+    chaos.add_argument(
         "--no-rate-limit-headers",
         action="store_true",
         help="do not send RateLimit-Limit/Remaining/Reset",
@@ -504,6 +517,8 @@ def main(argv: list[str] | None = None) -> None:
             rate_limit=args.rate_limit,
             retry_after_format=args.retry_after_format,
             rate_limit_headers=not args.no_rate_limit_headers,
+            quota=args.quota,
+            quota_window=args.quota_window,
         )
     except ValueError as exc:
         parser.error(str(exc))

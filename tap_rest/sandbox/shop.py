@@ -2,8 +2,9 @@
 
 ``GET /shop/customers`` and ``GET /shop/customers/{id}/orders``, each paged by ``offset`` and
 ``limit`` with ``{"total", "data"}``, filtered by ``updated_since`` (records updated strictly
-after it, an ISO 8601 time). ``POST /shop/touch?customer=N`` updates customer N and its first
-order now, as a real shop would between two syncs.
+after it, an ISO 8601 time) or ``updated_from`` (at or after it: an inclusive filter, as many
+APIs have). ``POST /shop/touch?customer=N`` updates customer N and its first order now (or at
+``&at=<time>``), as a real shop would between two syncs.
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ class Shop:
             "updated_at": updated,
         }
 
-    def touch(self, customer: int) -> None:
-        """Update a customer and its first order now."""
-        now = _stamp(dt.datetime.now(dt.timezone.utc))
+    def touch(self, customer: int, at: str | None = None) -> None:
+        """Update a customer and its first order now (or at the given time)."""
+        now = at or _stamp(dt.datetime.now(dt.timezone.utc))
         with self._lock:
             self._touched[("customer", customer)] = now
             self._touched[("order", (customer - 1) * ORDERS_PER_CUSTOMER + 1)] = now
@@ -88,6 +89,9 @@ class Shop:
         since = query.get("updated_since", [""])[0]
         if since:
             rows = [r for r in rows if r["updated_at"] > since.replace("+00:00", "Z")]
+        start = query.get("updated_from", [""])[0]
+        if start:
+            rows = [r for r in rows if r["updated_at"] >= start.replace("+00:00", "Z")]
         offset = int(query.get("offset", ["0"])[0] or 0)
         limit = int(query.get("limit", ["20"])[0] or 20)
         return 200, {"total": len(rows), "data": rows[offset : offset + limit]}

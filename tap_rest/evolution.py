@@ -1,0 +1,110 @@
+"""Schema evolution: where a record does not fit its schema, and the schema grown to hold it.
+
+A new field becomes a new (nullable) property: a target adds a column. A value of another type
+than its field's never changes that field's type, which most targets cannot alter (target-postgres
+refuses BIGINT to TEXT): it goes to a variant field named after its type, ``amount__v_number`` or
+``reference__v_string``, as dlt's variant columns do. Inside an object field (a JSON column) the
+object's schema simply widens.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_rest.inference import merge, nullable, schema_of
+
+#: a stream's schema grows with its records (``evolve``) or keeps its shape (``freeze``)
+MODES = ("evolve", "freeze")
+
+_JSON_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "number",
+    str: "string",
+    type(None): "null",
+    dict: "object",
+    list: "array",
+}
+
+
+class Gap(t.NamedTuple):
+    """A place where a record does not fit its schema."""
+
+    path: str
+    #: ``field`` (the schema lacks it: it would be dropped) or ``type`` (a type it does not admit)
+    kind: str
+    detail: str
+
+
+def _admits(schema: t.Mapping[str, t.Any], kind: str) -> bool:
+    types = schema.get("type")
+    if types is None:
+        return True
+    types = [types] if isinstance(types, str) else types
+    return kind in types or (kind == "integer" and "number" in types)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def gaps(schema: t.Mapping[str, t.Any], value: t.Any, path: str = "") -> list[Gap]:
+    """Return where a value does not fit a schema: fields it lacks, types it does not admit.
+
+    A schema without a ``type`` (``{}``, ``anyOf``...) admits anything; an object's unknown
+    fields fit when it allows ``additionalProperties`` (the SDK keeps them then).
+    """
+    kind = _JSON_TYPES.get(type(value), "string")
+    if not _admits(schema, kind):
+        return [Gap(path or "(record)", "type", kind)]
+    found: list[Gap] = []
+    if kind == "object" and "properties" in schema:
+        properties = schema["properties"]
+        for key, item in value.items():
+            sub = properties.get(key)
+            if sub is not None:
+                found += gaps(sub, item, _join(path, key))
+            elif not schema.get("additionalProperties"):
+                found.append(Gap(_join(path, key), "field", _JSON_TYPES.get(type(item), "string")))
+    elif kind == "array" and isinstance(schema.get("items"), dict):
+        for item in value:
+            for gap in gaps(schema["items"], item, f"{path}[]"):
+                if gap not in found:
+                    found.append(gap)
+    return found
+
+
+def variant_name(field: str, value: t.Any) -> str:
+    """Return the field that holds a value of another type than ``field``'s."""
+    return f"{field}__v_{_JSON_TYPES.get(type(value), 'string')}"
+
+
+def evolve(schema: dict[str, t.Any], record: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Return the schema grown to hold the record, moving its values of other types (in place).
+
+    Fields the schema lacks become nullable properties; a value whose type its field does not
+    admit (or an array whose items do not fit) moves to its variant field; a nested object that
+    does not fit widens where it is.
+    """
+    properties = dict(schema.get("properties", {}))
+    for key in list(record):
+        value = record[key]
+        sub = properties.get(key)
+        if sub is None:
+            if not schema.get("additionalProperties"):
+                properties[key] = nullable(schema_of(value))
+            continue
+        found = gaps(sub, value, key)
+        if not found:
+            continue
+        if any(g.path == key or g.path.startswith(f"{key}[]") for g in found):
+            variant = variant_name(key, value)
+            record[variant] = record.pop(key)
+            target = properties.get(variant)
+            if target is None:
+                properties[variant] = nullable(schema_of(value))
+            elif gaps(target, value, variant):
+                properties[variant] = merge(target, schema_of(value))
+        else:
+            properties[key] = merge(sub, schema_of(value))
+    return {**schema, "properties": properties}
