@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import typing as t
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from tap_rest.pagination import PageRequest
 from tap_rest.redact import without_secrets
@@ -13,20 +14,47 @@ from tap_rest.redact import without_secrets
 RUN_KEY = "tap_rest_run"
 
 
-def token_to_state(token: PageRequest | None) -> dict[str, t.Any] | None:
-    """Serialise a page token for STATE."""
+def _under(url: str, base: str) -> str | None:
+    """Return the rest of a URL below a base URL (``/ability/?offset=20``), else None."""
+    if url.startswith(base) and url[len(base) : len(base) + 1] in ("", "/", "?"):
+        return url[len(base) :]
+    return None
+
+
+def token_to_state(token: PageRequest | None, base: str | None = None) -> dict[str, t.Any] | None:
+    """Serialise a page token for STATE; a URL below the API's base URL is kept relative.
+
+    A relative page resumes against the API's base URL of the next run, wherever it moved.
+    """
     if token is None:
         return None
-    return {"url": token.url, "params": [list(p) for p in token.params]}
+    params = [list(p) for p in token.params]
+    rest = _under(token.url, base) if token.url and base else None
+    if rest is not None:
+        return {"path": rest, "params": params}
+    return {"url": token.url, "params": params}
 
 
-def token_from_state(value: t.Mapping[str, t.Any] | None) -> PageRequest | None:
-    """Read a page token back from STATE."""
+def token_from_state(
+    value: t.Mapping[str, t.Any] | None, base: str | None = None
+) -> PageRequest | None:
+    """Read a page token back from STATE, against the API's base URL of this run.
+
+    An absolute URL below the same path as the base URL (a STATE from before relative pages,
+    or from another host) is moved onto this run's base URL.
+    """
     if not value:
         return None
-    return PageRequest(
-        url=value.get("url"), params=tuple((k, v) for k, v in value.get("params", []))
-    )
+    params = tuple((k, v) for k, v in value.get("params", []))
+    url = value.get("url")
+    if value.get("path") is not None and base:
+        url = base + value["path"]
+    elif url and base and not url.startswith(base):
+        parts, base_parts = urlsplit(url), urlsplit(base)
+        rest = _under(urlunsplit(("", "", parts.path, parts.query, "")), base_parts.path)
+        if rest is not None:
+            url = base + rest
+    return PageRequest(url=url, params=params)
 
 
 @dataclass
@@ -51,10 +79,10 @@ class RunProgress:
         """Return the STATE value of this progress."""
         return {"completed": list(self.completed), "current": self.current}
 
-    def take_resume_token(self, stream: str) -> PageRequest | None:
+    def take_resume_token(self, stream: str, base: str | None = None) -> PageRequest | None:
         """Return, once, the page a stream resumes at, if the interrupted run was in it."""
         if self.current and self.current.get("stream") == stream:
-            token, self.current = token_from_state(self.current.get("next")), None
+            token, self.current = token_from_state(self.current.get("next"), base), None
             return token
         return None
 
@@ -120,12 +148,14 @@ class Checkpoints:
         """Write the STATE with this run's progress (when it changed since the last one)."""
         self._write_state(self.snapshot())
 
-    def page_done(self, stream: str, next_page: PageRequest | None) -> None:
+    def page_done(
+        self, stream: str, next_page: PageRequest | None, base: str | None = None
+    ) -> None:
         """Record that every page of a top-level stream before ``next_page`` was written."""
         if next_page is not None and next_page.url:
             url = without_secrets(next_page.url, self._sensitive)
             next_page = PageRequest(url=url, params=next_page.params)
-        page = token_to_state(next_page)
+        page = token_to_state(next_page, base)
         self.progress.current = {"stream": stream, "next": page} if page else None
         self.write()
 

@@ -5,24 +5,21 @@ from __future__ import annotations
 import typing as t
 from functools import cached_property
 
-from singer_sdk import RESTStream
+import requests
 from singer_sdk.helpers._util import utc_now
 
-from tap_rest.auth import renews_refused_token
-from tap_rest.errors import APIStatusError, SkippedStatusError
+from tap_rest.errors import SkippedStatusError
 from tap_rest.output import StreamOutput
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
 from tap_rest.prefetch import children_ahead
-from tap_rest.response import body_of, decode, error_message, records_at
+from tap_rest.response import Records, keyless
+from tap_rest.sending import RequestSender
 
 if t.TYPE_CHECKING:
-    import requests
     from singer_sdk import Tap
-    from singer_sdk.authenticators import APIAuthenticatorBase
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-    from tap_rest.ratelimit import RateLimiter
     from tap_rest.run import Run
 
 
@@ -35,13 +32,9 @@ def _query_value(value: t.Any) -> t.Any:
     return value
 
 
-class TapRestStream(StreamOutput, RESTStream[PageRequest]):
+class TapRestStream(StreamOutput, RequestSender):
     """Base stream for every tap-rest entity; what a sync shares comes from its ``Run``."""
 
-    #: the setting that holds this stream's API base URL
-    url_setting: t.ClassVar[str]
-    #: the named API (``apis`` setting) whose auth and rate limit this stream uses
-    api_name: t.ClassVar[str | None] = None
     #: the key under which this stream's records hand their ``id`` to child streams
     child_context_key: t.ClassVar[str] = "id"
     records_jsonpath = "$[*]"
@@ -60,39 +53,9 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
         return str(self.config[self.url_setting]).rstrip("/")
 
     @property
-    def url_setting_name(self) -> str:
-        """Return the setting that holds this stream's base URL (for messages)."""
-        return self.url_setting
-
-    @property
-    def api_key(self) -> str:
-        """Return what identifies this stream's API in the run (its name, or its URL setting)."""
-        return self.api_name or self.url_setting_name
-
-    @property
-    def requests_session(self) -> requests.Session:
-        """Return the session every stream and thread shares (one connection pool)."""
-        return self.run.session
-
-    @property
-    def authenticator(self) -> APIAuthenticatorBase:
-        """Return the authenticator shared by every stream of the same API."""
-        return self.run.authenticator(self.api_name)
-
-    @property
-    def limiter(self) -> RateLimiter:
-        """Return the rate limiter shared by every stream of the same API."""
-        return self.run.limiter(self.api_name)
-
-    @property
     def http_headers(self) -> dict:
         """Ask for JSON."""
         return {"Accept": "application/json"}
-
-    @property
-    def timeout(self) -> int:
-        """Return the request timeout in seconds (a float: requests takes one, the SDK says int)."""
-        return t.cast("int", float(self.config.get("request_timeout", 60)))
 
     @property
     def page_size(self) -> int:
@@ -121,10 +84,6 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
             page.next_page_token.apply(request)
         return request
 
-    def redact(self, url: str) -> str:
-        """Return a URL fit for a log line: the API key and other secrets in its query hidden."""
-        return self.run.redactor.url(url)
-
     # --- the flow --------------------------------------------------------------------------
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
@@ -150,7 +109,8 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
                 yield from page
             return
         paginator = self.get_new_paginator()
-        resume = checkpoints.resume_from.take_resume_token(self.name) if context is None else None
+        base = self.url_base
+        resume = checkpoints.resume_from.take_resume_token(self.name, base) if not context else None
         if resume is not None:
             self.logger.info("Stream '%s' resumes at page %s", self.name, self.redact(str(resume)))
             paginator.resume_at(resume)
@@ -160,7 +120,7 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
             yield from page
             if context is None:
                 token = None if paginator.finished else paginator.current_value
-                checkpoints.page_done(self.name, token)
+                checkpoints.page_done(self.name, token, base)
 
     def fetch_partition(self, context: Context | None) -> list[list[dict]]:
         """Fetch every page of a partition (in a worker thread)."""
@@ -174,11 +134,13 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
             counter.with_context(context)
             while not paginator.finished:
                 prepared = self._prepare_request(context=context, page=paginator)
+                owned = self.scope.check(prepared, self.name, self.allowed_hosts_setting)
                 try:
                     response = run.retry.call(
                         self._request,
                         prepared,
                         context,
+                        owned,
                         stream=self.name,
                         stats=stats,
                         redactor=run.redactor,
@@ -195,53 +157,13 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
                 paginator.advance(response)
                 yield page
 
-    def _request(
-        self, prepared_request: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        """Send, then decode the body; a token the API refuses (401) is renewed, once."""
-        try:
-            response = self._send(prepared_request, context)
-        except APIStatusError as exc:
-            if not renews_refused_token(self.authenticator, exc.status_code, prepared_request):
-                raise
-            self.logger.warning("%s; fetching a new OAuth token and retrying once", exc)
-            response = self._send(prepared_request, context)
-        decode(response, self.name, self.redact)
-        return response
-
-    def _send(
-        self, prepared: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        """Send one request through the rate limiter, counted."""
-        self.limiter.acquire()
-        self.run.stats.add(self.name, requests=1)
-        return super()._request(prepared, context)
-
-    def validate_response(self, response: requests.Response) -> None:
-        """Raise a retriable (5xx, 408, a rate limit), skipped or fatal (other 4xx) error."""
-        self.run.answered.add(self.api_key)
-        self.run.retry.check(
-            response,
-            stream=self.name,
-            limiter=self.limiter,
-            skip=self.skip_statuses,
-            describe=self.response_error_message,
-            limits=self.run.limit_rules(self.api_name),
-        )
-
-    def response_error_message(self, response: requests.Response) -> str:
-        """Describe a failed response: stream, method, redacted URL, status and a body excerpt."""
-        return error_message(self.name, response, self.redact)
-
-    @property
-    def skip_statuses(self) -> set[int]:
-        """Return the HTTP statuses this stream skips (``skip_statuses`` setting)."""
-        return set((self.config.get("skip_statuses") or {}).get(self.name, []))
-
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        """Yield the records at the stream's JSONPath."""
-        body = body_of(response)
-        return () if body is None else records_at(self.records_jsonpath, body)
+        """Return the records at the stream's JSONPath, each an object (else a named error)."""
+        return self._records.of(response)
+
+    @cached_property
+    def _records(self) -> Records:
+        return Records(self.name, self.records_jsonpath, self.run.redactor)
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Make every child record carry its parent's key."""
@@ -254,6 +176,8 @@ class TapRestStream(StreamOutput, RESTStream[PageRequest]):
 
     def get_child_context(self, record: Record, context: Context | None) -> dict:
         """Hand the record's id to child streams."""
+        if record.get("id") is None:
+            raise keyless(self.name, record, ("id",), self.run.redactor, context)
         return {self.child_context_key: record["id"]}
 
     def generate_child_contexts(

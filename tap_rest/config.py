@@ -230,6 +230,12 @@ API = th.ObjectType(
         description="Statuses that mean only 'too many requests' for this API (default [429]).",
     ),
     th.Property(
+        "allowed_hosts",
+        th.ArrayType(th.StringType),
+        description="Other hosts (host or host:port) this API's next links may lead to; "
+        "requests there carry none of its credentials.",
+    ),
+    th.Property(
         "rate_limit_pattern",
         th.StringType,
         description="A 4xx body matching this regular expression is a rate limit.",
@@ -349,6 +355,14 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         title="Rate limit pattern",
         description="A regular expression (case-insensitive): a 4xx body matching it is a rate "
         "limit (default: 'rate limit exceeded', 'too many requests' and the like).",
+    ),
+    th.Property(
+        "allowed_hosts",
+        th.ArrayType(th.StringType),
+        title="Allowed hosts",
+        description="Other hosts (host or host:port) than its API's that a stream's next links "
+        "may lead to, for the built-in streams and those with a base_url; requests there carry "
+        "no credential. A link to any other host stops the run.",
     ),
     th.Property(
         "skip_statuses",

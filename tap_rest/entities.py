@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import typing as t
+from functools import cached_property
 from urllib.parse import quote
 
 from tap_rest.client import TapRestStream
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
 from tap_rest.prefetch import entities_ahead
-from tap_rest.response import body_of
+from tap_rest.response import Records
 
 if t.TYPE_CHECKING:
     import requests
@@ -59,11 +60,14 @@ class ByIdStream(TapRestStream):
         return {} if self.entity_ids else super().get_url_params(context, next_page_token)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
-        """Yield the entity when fetching by id, else the list's records."""
+        """Return the entity when fetching by id (an object, else a named error), else a list."""
         if not self.entity_ids:
             return super().parse_response(response)
-        body = body_of(response)
-        return () if body is None else (body,)
+        return self._entity.of(response)
+
+    @cached_property
+    def _entity(self) -> Records:
+        return Records(self.name, "$", self.run.redactor)
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         """Start fetching the next entities ahead, then yield this one's record."""

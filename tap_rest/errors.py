@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import typing as t
+
 from singer_sdk.exceptions import FatalAPIError
 
 
 class APIStatusError(FatalAPIError):
     """A 4xx answer that retrying will not fix."""
 
-    def __init__(self, message: str, status_code: int) -> None:
+    def __init__(self, message: str, status_code: int, response: t.Any = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.response = response
 
 
 class SkippedStatusError(APIStatusError):
@@ -39,3 +42,11 @@ class RetriesExhaustedError(FatalAPIError):
 
 class CannotConnectError(FatalAPIError):
     """An API that never answered cannot be reached at all: its URL is likely wrong."""
+
+
+class OffOriginError(FatalAPIError):
+    """A request would have gone to another host than its API's, with the API's credentials."""
+
+
+class BodyShapeError(FatalAPIError):
+    """A response's body is not what the stream expects (records, objects, key properties)."""

@@ -9,6 +9,7 @@ from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
 
 from tap_rest.evolution import evolve, gaps
+from tap_rest.response import keyless
 from tap_rest.writer import GuardedWriter, fast_path_check
 
 if t.TYPE_CHECKING:
@@ -64,6 +65,9 @@ class StreamOutput(Stream):
     def _write_record_message(self, record: Record) -> None:
         """Write a record as it is when its types are the schema's, else through the SDK."""
         stats = self._stats
+        keys = self.primary_keys or ()
+        if any(record.get(key) is None for key in keys):
+            raise keyless(self.name, record, keys, self.run.redactor)
         check = self._fast_check
         if check is not None and check(record):
             writer = t.cast("GuardedWriter", self._tap.message_writer)

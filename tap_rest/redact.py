@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import logging
 import re
+import sys
 import typing as t
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 #: the fields of an ``auth`` setting that hold a secret
 SECRET_FIELDS = ("value", "token", "password", "client_secret")
@@ -60,38 +63,94 @@ def without_secrets(url: str, sensitive: t.Iterable[str] = ()) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def _forms(secret: str) -> set[str]:
+    """Return the forms a secret may take in a text: as is, URL-, JSON- and base64-encoded."""
+    raw = secret.encode()
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        base64.b64encode(raw).decode().rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+    }
+
+
+def _pairs(auth: t.Mapping[str, t.Any]) -> list[str]:
+    """Return the ``user:password`` pairs an auth setting sends base64-encoded (Basic)."""
+    pairs = []
+    for user, password in (("username", "password"), ("client_id", "client_secret")):
+        if auth.get(user) and auth.get(password):
+            pairs.append(f"{auth[user]}:{auth[password]}")
+            # RFC 6749 2.3.1: a client's id and secret are form-encoded before base64.
+            pairs.append(f"{quote_plus(str(auth[user]))}:{quote_plus(str(auth[password]))}")
+    return pairs
+
+
+#: a header, field or parameter that carries a credential, and its value, in any text: an error
+#: body that echoes the request's headers, a JSON dump, a form
+_CREDENTIAL = re.compile(
+    r"""(?ix)
+    ((?<![\w.-])["']?(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|token|digest)\s+)?)
+    ([^\s"',;}&]+)
+    |
+    ((?<![\w.-])["']?(?:x-)?(?:api[-_]?key|access[-_]?token|refresh[-_]?token|client[-_]?secret|password
+    |secret|token)["']?\s*[:=]\s*["']?)
+    ([^\s"',;}&]+)
+    """
+)
+
+
 class Redactor:
-    """Replaces known secret values, and sensitive query values in URLs, in any text."""
+    """Replaces secrets in any text: every form, any 12-character piece, credentials by name.
+
+    A credential shown by name is, say, an ``Authorization`` header echoed in an error body.
+    Secrets come from the config and, as the run goes, from the tokens it is issued (``add``).
+    """
 
     _URL = re.compile(r"https?://[^\s'\"<>]+")
+    #: the longest piece of a secret allowed to stand in a text
+    PIECE = 12
 
     def __init__(
         self, secrets: t.Iterable[str] = (), sensitive_params: t.Iterable[str] = ()
     ) -> None:
         self.secrets: list[str] = []
+        self.pieces: frozenset[str] = frozenset()
         self.sensitive_params = tuple(sensitive_params)
         for secret in secrets:
             self.add(secret)
 
     def add(self, secret: str) -> None:
-        """Hide one more secret from now on (a token the run was issued, say)."""
-        if len(secret) >= _MIN_SECRET_LENGTH and secret not in self.secrets:
-            # A new list, swapped in whole: threads that are redacting keep the old one.
-            self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
+        """Hide one more secret, in all its forms, from now on (a token the run was issued)."""
+        if len(secret) < _MIN_SECRET_LENGTH or secret in self.secrets:
+            return
+        forms = {f for f in _forms(secret) if len(f) >= _MIN_SECRET_LENGTH}
+        pieces = {
+            form[i : i + self.PIECE] for form in forms for i in range(len(form) - self.PIECE + 1)
+        }
+        # New collections, swapped in whole: threads that are redacting keep the old ones.
+        self.secrets = sorted({*self.secrets, *forms}, key=len, reverse=True)
+        self.pieces = self.pieces | pieces
 
     @classmethod
     def for_auths(cls, auths: t.Iterable[t.Mapping[str, t.Any]]) -> Redactor:
         """Return the redactor of a run whose ``auth`` settings are these."""
         auths = list(auths)
         return cls(
-            [value for auth in auths for value in secret_values(auth)],
+            [value for auth in auths for value in [*secret_values(auth), *_pairs(auth)]],
             [str(a["name"]) for a in auths if a.get("location") == "query" and a.get("name")],
         )
 
     def __call__(self, text: str) -> str:
         """Return the text with every secret replaced."""
         for secret in self.secrets:
-            text = text.replace(secret, REDACTED)
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for piece in self.pieces:
+            if piece in text:
+                text = text.replace(piece, REDACTED)
+        text = _CREDENTIAL.sub(_hide_value, text)
         if "?" in text:
             text = self._URL.sub(lambda m: redact_url(m.group(0), self.sensitive_params), text)
         return text
@@ -99,6 +158,12 @@ class Redactor:
     def url(self, url: str) -> str:
         """Return a URL fit for a log line."""
         return redact_url(url, self.sensitive_params)
+
+
+def _hide_value(match: re.Match[str]) -> str:
+    name = match.group(1) if match.group(1) is not None else match.group(3)
+    value = match.group(2) if match.group(1) is not None else match.group(4)
+    return name + (value if value == REDACTED else REDACTED)
 
 
 class RedactingFilter(logging.Filter):
@@ -121,10 +186,44 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+_installed: list[Redactor] = []
+
+
 def install_redaction(redactor: Redactor) -> None:
-    """Attach a redacting filter to every handler that exists now (the root's included)."""
+    """Redact every log record as it is made, whichever logger and handler, and every traceback.
+
+    A filter on each handler that exists now, a log record factory for those made later, and
+    an ``excepthook`` for an exception that ends the process.
+    """
     loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
     for logger in loggers:
         for handler in getattr(logger, "handlers", []):
-            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-                handler.addFilter(RedactingFilter(redactor))
+            for old in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+                handler.removeFilter(old)
+            handler.addFilter(RedactingFilter(redactor))
+    _installed[:] = [redactor]
+    if not getattr(logging.getLogRecordFactory(), "redacting", False):
+        make = logging.getLogRecordFactory()
+
+        def factory(*args: t.Any, **kwargs: t.Any) -> logging.LogRecord:
+            record = make(*args, **kwargs)
+            for current in _installed:
+                RedactingFilter(current).filter(record)
+            return record
+
+        factory.redacting = True  # type: ignore[attr-defined]
+        logging.setLogRecordFactory(factory)
+    if not getattr(sys.excepthook, "redacting", False):
+        hook = sys.excepthook
+
+        def excepthook(kind: type[BaseException], value: BaseException, tb: t.Any) -> None:
+            import traceback  # noqa: PLC0415 - only when the process dies of an exception
+
+            text = "".join(traceback.format_exception(kind, value, tb))
+            for current in _installed:
+                text = current(text)
+            sys.stderr.write(text)
+
+        excepthook.redacting = True  # type: ignore[attr-defined]
+        excepthook.previous = hook  # type: ignore[attr-defined]
+        sys.excepthook = excepthook

@@ -247,7 +247,7 @@ class RetryPolicy:
         if asked:
             limiter.pause_for(min(asked, self.max_retry_after))
         if status in skip:
-            raise SkippedStatusError(describe(response), status)
+            raise SkippedStatusError(describe(response), status, response)
         if (
             status in RETRY_STATUSES
             or status >= HTTPStatus.INTERNAL_SERVER_ERROR
@@ -255,7 +255,7 @@ class RetryPolicy:
         ):
             raise RetriableAPIError(describe(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
-            raise APIStatusError(describe(response), status)
+            raise APIStatusError(describe(response), status, response)
 
     def wait(self, exc: BaseException | None, attempt: int, stream: str) -> float:
         """Return the wait before the next try: as the server asks, else exponential with jitter."""

@@ -15,6 +15,7 @@ from tap_rest.prefetch import Prefetcher
 from tap_rest.ratelimit import RateLimiter
 from tap_rest.redact import Redactor
 from tap_rest.retry import LimitRules, RetryPolicy
+from tap_rest.scope import Scope, ScopedSession
 from tap_rest.stats import RunStats
 
 if t.TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Run:
         self.answered: set[str] = set()
         self._authenticators: dict[str | None, APIAuthenticatorBase] = {}
         self._limits: dict[str | None, LimitRules] = {}
+        self._scopes: dict[tuple[str | None, str], Scope] = {}
         self._limiters: dict[str | None, RateLimiter] = {}
         self._lock = threading.Lock()
 
@@ -70,7 +72,11 @@ class Run:
     @cached_property
     def session(self) -> requests.Session:
         """Return the HTTP session every stream shares, its pool sized for the workers."""
-        session = requests.Session()
+        auths = auth_settings(self.config)
+        headers = [
+            a["name"] for a in auths if a.get("type") == "api_key" and a.get("location") != "query"
+        ]
+        session = ScopedSession(["Authorization", *headers], self.redactor.sensitive_params)
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=4, pool_maxsize=self.concurrency + 2
         )
@@ -108,6 +114,14 @@ class Run:
                     burst = 1
                 self._limiters[key] = RateLimiter(rate, burst)
             return self._limiters[key]
+
+    def scope(self, api: str | None, base_url: str) -> Scope:
+        """Return the origin an API's credentials are scoped to, and the hosts it may lead to."""
+        key = (api, base_url)
+        if key not in self._scopes:
+            allowed = self.api(api).get("allowed_hosts") or self.config.get("allowed_hosts") or ()
+            self._scopes[key] = Scope(base_url, allowed)
+        return self._scopes[key]
 
     def limit_rules(self, api: str | None) -> LimitRules:
         """Return how an API (its entry in apis, else the tap's settings) says to slow down."""

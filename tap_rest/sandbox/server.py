@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import msgspec
 
-from tap_rest.sandbox import data, generic, late
+from tap_rest.sandbox import canned, data, generic, late
 from tap_rest.sandbox.auth import MODES, TOKEN_PATH, AuthSpec, AuthState
 from tap_rest.sandbox.faults import RETRY_AFTER_FORMATS, Faults, FaultSpec
 from tap_rest.sandbox.shop import PREFIX as SHOP_PREFIX
@@ -296,7 +296,13 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.auth.spec.mode == "api_key":
             kept = self.server.auth.strip_query(query)
             target = split.path + (f"?{urlencode(kept, doseq=True)}" if kept else "")
-        self.server.count(target)
+        self.server.count(target, dict(self.headers), self.path)
+        if split.path.startswith(canned.CANNED):
+            self._send(*canned.canned(self.server.canned, split.path))
+            return
+        if split.path.startswith(canned.ECHO):
+            self._send(*canned.echo(self.path, dict(self.headers)))
+            return
         if refused:
             challenge = "Basic" if self.server.auth.spec.mode == "basic" else "Bearer"
             body = {"error": "unauthorized", "message": refused}
@@ -386,12 +392,20 @@ class SandboxServer(ThreadingHTTPServer):
         self.faults = Faults(faults or FaultSpec())
         self.verbose = verbose
         self.requests: Counter[str] = Counter()
+        #: each request's path and headers, in order (for tests of what a client sends)
+        self.seen: list[tuple[str, dict[str, str]]] = []
+        #: what ``/canned/<name>`` answers (tap_rest.sandbox.canned)
+        self.canned: dict[str, canned.Canned] = {}
         self._lock = threading.Lock()
 
-    def count(self, target: str) -> None:
+    def count(
+        self, target: str, headers: t.Mapping[str, str] | None = None, raw: str | None = None
+    ) -> None:
         """Count a request by its path and query, for tests that check what the tap asked."""
         with self._lock:
             self.requests[target] += 1
+            self.seen.append((raw or target, dict(headers or {})))
+            del self.seen[:-10_000]
 
 
 class Sandbox:
