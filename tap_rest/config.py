@@ -8,6 +8,7 @@ cross-references a schema cannot express.
 from __future__ import annotations
 
 import typing as t
+from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 
 from singer_sdk import typing as th
@@ -500,3 +501,22 @@ def config_from_env(
         if nested:
             config[key] = nested
     return config
+
+
+def normalised(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Return a config as the code reads it: a null setting unset, numbers as Python's.
+
+    The SDK reads a file's decimals as Decimal (``{"requests_per_second": 0.5}``, as Meltano
+    passes config), which would meet floats in arithmetic and fail; and ``null`` means unset.
+    """
+    return {k: _plain_numbers(v) for k, v in config.items() if v is not None}
+
+
+def _plain_numbers(value: t.Any) -> t.Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _plain_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_numbers(v) for v in value]
+    return value

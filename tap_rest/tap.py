@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import typing as t
 from functools import cached_property
 
@@ -16,12 +15,13 @@ from singer_sdk.helpers._util import load_json
 from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
 from singer_sdk.singerlib import StateMessage
 
-from tap_rest.config import BUILTIN_STREAMS, CONFIG_SCHEMA, config_from_env
+from tap_rest.config import BUILTIN_STREAMS, CONFIG_SCHEMA, config_from_env, normalised
 from tap_rest.declarative import DeclaredStream, declared_classes
 from tap_rest.errors import Interrupted
 from tap_rest.inference import Sampler
 from tap_rest.redact import Redactor, install_redaction
 from tap_rest.run import Run, auth_settings
+from tap_rest.shutdown import WATCHDOG, hard_exit
 from tap_rest.streams import STREAM_TYPES
 from tap_rest.validate import config_problems
 from tap_rest.writer import GuardedWriter
@@ -66,6 +66,7 @@ class TapRest(Tap):
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Fill in defaults, then check the whole config at once, each problem named."""
+        self._config = normalised(self._config)
         install_redaction(self.redactor)
         schema = self.config_jsonschema
         self.append_builtin_config(schema)
@@ -131,8 +132,14 @@ class TapRest(Tap):
 
     # --- the command line ------------------------------------------------------------------
 
+    _stopping = False
+
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """Stop at the next safe point; `sync` then writes the STATE and exits non-zero."""
+        """Stop at the next safe point and wake the watchdog; a second signal is ignored."""
+        if TapRest._stopping:
+            return
+        TapRest._stopping = True
+        WATCHDOG.trigger(signum)
         GuardedWriter.guard.handle(signum)
 
     @classmethod
@@ -147,6 +154,10 @@ class TapRest(Tap):
     ) -> None:
         """Run the tap; on SIGTERM or SIGINT, end with a STATE and exit 128 + the signal."""
         super(Tap, cls).invoke(about=about, about_format=about_format)
+        WATCHDOG.arm()
+        # Until the tap is made (discovery sends requests), a signal ends it at once.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda number, _: cls._early_stop(number))
         cls.print_version(print_fn=cls.logger.info)
         config = config or _ConfigInput()
         try:
@@ -158,41 +169,58 @@ class TapRest(Tap):
                 validate_config=True,
             )
         except Interrupted as stop:
-            sys.exit(128 + stop.signum)
-        tap.sync()
+            hard_exit(128 + stop.signum)
+        writer = t.cast("GuardedWriter", tap.message_writer)
+        try:
+            tap.sync()
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 1
+            if code:
+                hard_exit(code, writer.flush)
+            raise
+
+    @classmethod
+    def _early_stop(cls, signum: int) -> None:
+        if not TapRest._stopping:
+            TapRest._stopping = True
+            WATCHDOG.trigger(signum)
+            raise Interrupted(signum)
 
     def sync(self) -> None:
-        """Sync every selected stream, then drop the run's progress from the final STATE."""
-        try:
-            self._sync_and_finish()
-        finally:
-            self.run.close()
-            t.cast("GuardedWriter", self.message_writer).flush()
+        """Sync every selected stream; on a signal or a failure, exit with the last STATE out.
 
-    def _sync_and_finish(self) -> None:
+        A run that ends well drops its progress from the final STATE. One that is interrupted
+        writes a final STATE that covers every record written, and exits 128 + the signal; one
+        that fails exits 1, its last STATE standing.
+        """
         self.run.stats.reset()  # what discovery sampled is no part of the run
+        writer = t.cast("GuardedWriter", self.message_writer)
         try:
             self.sync_all()
         except Interrupted as stop:
             # Written even when unchanged, so that the run's last message is its STATE.
-            self.message_writer.write_message(StateMessage(value=self.run.checkpoints.snapshot()))
+            writer.write_message(StateMessage(value=self.run.checkpoints.snapshot()))
             self.logger.error(
                 "Interrupted by %s: the last STATE covers every record written; "
                 "run again with it to resume",
                 signal.Signals(stop.signum).name,
             )
             self.log_summary()
-            sys.exit(128 + stop.signum)
+            raise SystemExit(128 + stop.signum) from None
         except FatalAPIError as exc:
             # A known failure: its message says it all, a traceback would only bury it.
             self.logger.error("%s", exc)
             self.log_summary()
-            sys.exit(1)
+            raise SystemExit(1) from None
         except BaseException:
             self.log_summary()
             raise
+        finally:
+            writer.flush()
         self.run.checkpoints.finish()
         self.log_summary()
+        self.run.close()
+        writer.flush()
 
     def log_summary(self) -> None:
         """Log one line per stream: records, requests, retries, skipped errors, seconds."""

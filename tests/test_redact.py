@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 
+import pytest
+
 from tap_rest.redact import RedactingFilter, Redactor, redact_url
+from tap_rest.sandbox import Sandbox
+from tap_rest.sandbox.auth import AuthSpec
+from tests.conftest import run_tap
+from tests.test_auth import MODES, SECRETS, server_mode, tap_auth
 
 
 def test_redact_url_hides_sensitive_query_values_and_userinfo() -> None:
@@ -33,3 +40,39 @@ def test_redacting_filter_cleans_messages_and_tracebacks(caplog) -> None:
     assert "hunter2-secret" not in seen[0]
     assert "sig=abc" not in seen[0]
     assert "sig=REDACTED&p=1" in seen[0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("status", [401, 403, 500])
+def test_a_server_that_echoes_credentials_leaks_nothing_to_the_output(
+    tmp_path, monkeypatch, mode, status
+) -> None:
+    monkeypatch.setenv("LOGLEVEL", "DEBUG")
+    with Sandbox(auth=AuthSpec(mode=server_mode(mode))) as sb:
+        stream = {
+            "name": "echoed",
+            "api": "api",
+            "path": f"/echo/{status}/things",
+            "primary_keys": ["id"],
+            "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        }
+        config = {
+            "apis": {"api": {"base_url": sb.url, "auth": tap_auth(mode, sb)}},
+            "streams": [stream],
+            "max_tries": 2,
+            "backoff_factor": 0.01,
+        }
+        run = run_tap(tmp_path, config)
+        issued = list(sb.server.auth.tokens)
+    assert run.returncode == 1
+    # The echo reached the output, its credentials hidden.
+    assert any(h in run.stderr.lower() for h in ("authorization", "x-api-key", "api_key="))
+    output = run.stdout + run.stderr
+    spec = AuthSpec()
+    pairs = [f"{spec.username}:{spec.password}", f"{spec.client_id}:{spec.client_secret}"]
+    secrets = [*SECRETS, *issued, *(base64.b64encode(p.encode()).decode() for p in pairs)]
+    secrets += [base64.b64encode(s.encode()).decode().rstrip("=") for s in SECRETS]
+    for secret in secrets:
+        for i in range(len(secret) - 11):
+            piece = secret[i : i + 12]
+            assert piece not in output, f"{mode}: a 12-character piece of a secret: {piece}"

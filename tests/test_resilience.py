@@ -276,3 +276,27 @@ def test_a_github_quota_403_is_a_wait_not_a_failure(tmp_path) -> None:
     # Only requests in flight when the first 403 of a window came back arrive inside it.
     assert faults.early_requests <= 10 * faults.injected["403"]
     assert all(delay < 0.5 for delay in faults.early_delays), faults.early_delays
+
+
+def test_a_flaky_api_never_ends_a_run_with_default_settings(tmp_path, full_run, sandbox) -> None:
+    # Seeds 1-5 of 30 % 5xx, 5 % dropped connections and 5 % bodies cut short, default retry
+    # settings: each run must write exactly a clean run's records. Mostly waiting: in parallel.
+    clean = normalised(full_run, sandbox.url)
+    results: dict[int, tuple[TapRun, str]] = {}
+
+    def one(seed: int) -> None:
+        spec = FaultSpec(seed=seed, fail_rate=0.3, reset_rate=0.05, truncate_rate=0.05)
+        with Sandbox(faults=spec) as sb:
+            folder = tmp_path / f"seed{seed}"
+            folder.mkdir()
+            config = {"jsonplaceholder_url": sb.url, "pokeapi_url": sb.pokeapi_url}
+            results[seed] = (run_tap(folder, config), sb.url)
+
+    threads = [threading.Thread(target=one, args=(seed,)) for seed in range(1, 6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for seed, (run, origin) in sorted(results.items()):
+        assert run.returncode == 0, f"seed {seed}: {run.stderr[-2000:]}"
+        assert normalised(run, origin) == clean, f"seed {seed}: not the clean run's records"

@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+from tap_rest.sandbox import Sandbox
+from tap_rest.sandbox.auth import AuthSpec
 from tap_rest.tap import TapRest
 from tests.conftest import ROOT, run_tap
 from tests.test_catalog import discover, select
@@ -115,3 +117,45 @@ def test_env_example_lists_every_setting() -> None:
     )
     expected = {"TAP_REST_" + name.upper().replace(".", "_") for name in settings}
     assert names >= expected, sorted(expected - names)
+
+
+def test_fractional_numbers_in_a_config_file_are_numbers(tmp_path) -> None:
+    # Meltano passes config as a file; the SDK reads its decimals as Decimal.
+    spec = AuthSpec(mode="oauth2")
+    with Sandbox(auth=spec) as sb:
+        config = {
+            "jsonplaceholder_url": sb.url,
+            "builtin_streams": ["users", "posts"],
+            "requests_per_second": 50.5,
+            "rate_limit_burst": 5,
+            "request_timeout": 30.5,
+            "backoff_factor": 0.25,
+            "max_wait": 1.5,
+            "max_retry_after": 10.5,
+            "max_retry_time": 60.5,
+            "auth": {
+                "type": "oauth2_client_credentials",
+                "token_url": sb.token_url,
+                "client_id": spec.client_id,
+                "client_secret": spec.client_secret,
+                "refresh_margin": 0.5,
+            },
+            "streams": [
+                {
+                    "name": "items",
+                    "base_url": sb.url,
+                    "path": "/generic/offset?total=5&limit=10",
+                    "records_path": "$.items[*]",
+                    "primary_keys": ["id"],
+                    "schema": {
+                        "type": "object",
+                        "properties": {"id": {"type": "integer", "minimum": 0.5}},
+                    },
+                }
+            ],
+        }
+        run = run_tap(tmp_path, config)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert dict(run.counts) == {"users": 10, "posts": 100, "items": 5}
+    schema = next(m for m in run.of_type("SCHEMA") if m["stream"] == "items")["schema"]
+    assert schema["properties"]["id"]["minimum"] == 0.5

@@ -300,6 +300,9 @@ class _Handler(BaseHTTPRequestHandler):
         if split.path.startswith(canned.CANNED):
             self._send(*canned.canned(self.server.canned, split.path))
             return
+        if split.path.startswith(canned.SLEEP):
+            self._send(*canned.sleep(split.path))
+            return
         if split.path.startswith(canned.ECHO):
             self._send(*canned.echo(self.path, dict(self.headers)))
             return
