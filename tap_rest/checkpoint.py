@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import json
 import typing as t
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -24,15 +26,21 @@ def _under(url: str, base: str) -> str | None:
 def token_to_state(token: PageRequest | None, base: str | None = None) -> dict[str, t.Any] | None:
     """Serialise a page token for STATE; a URL below the API's base URL is kept relative.
 
-    A relative page resumes against the API's base URL of the next run, wherever it moved.
+    A relative page resumes against the API's base URL of the next run, wherever it moved. A
+    body cursor and cursor headers are kept too, when present.
     """
     if token is None:
         return None
     params = [list(p) for p in token.params]
     rest = _under(token.url, base) if token.url and base else None
+    value: dict[str, t.Any] = {"url": token.url, "params": params}
     if rest is not None:
-        return {"path": rest, "params": params}
-    return {"url": token.url, "params": params}
+        value = {"path": rest, "params": params}
+    if token.body:
+        value["body"] = [[path, v] for path, v in token.body_values().items()]
+    if token.headers:
+        value["headers"] = [list(h) for h in token.headers]
+    return value
 
 
 def token_from_state(
@@ -54,7 +62,12 @@ def token_from_state(
         rest = _under(urlunsplit(("", "", parts.path, parts.query, "")), base_parts.path)
         if rest is not None:
             url = base + rest
-    return PageRequest(url=url, params=params)
+    return PageRequest(
+        url=url,
+        params=params,
+        body=tuple((p, json.dumps(v, sort_keys=True)) for p, v in value.get("body", [])),
+        headers=tuple((k, str(v)) for k, v in value.get("headers", [])),
+    )
 
 
 @dataclass
@@ -68,6 +81,9 @@ class RunProgress:
 
     completed: list[str] = field(default_factory=list)
     current: dict[str, t.Any] | None = None
+    #: records the interrupted run had received of the stream it resumes (completeness checks;
+    #: absent from a STATE that did not count them, and then the resumed stream is not judged)
+    received_before: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_state(cls, state: t.Mapping[str, t.Any] | None) -> RunProgress:
@@ -82,6 +98,8 @@ class RunProgress:
     def take_resume_token(self, stream: str, base: str | None = None) -> PageRequest | None:
         """Return, once, the page a stream resumes at, if the interrupted run was in it."""
         if self.current and self.current.get("stream") == stream:
+            if "received" in self.current:
+                self.received_before[stream] = int(self.current["received"])
             token, self.current = token_from_state(self.current.get("next"), base), None
             return token
         return None
@@ -149,14 +167,25 @@ class Checkpoints:
         self._write_state(self.snapshot())
 
     def page_done(
-        self, stream: str, next_page: PageRequest | None, base: str | None = None
+        self,
+        stream: str,
+        next_page: PageRequest | None,
+        base: str | None = None,
+        received: int | None = None,
     ) -> None:
-        """Record that every page of a top-level stream before ``next_page`` was written."""
+        """Record that every page of a top-level stream before ``next_page`` was written.
+
+        ``received`` (records received so far, for a stream whose API reports a total) rides
+        along, so that a resumed stream is checked against the total as a whole.
+        """
         if next_page is not None and next_page.url:
             url = without_secrets(next_page.url, self._sensitive)
-            next_page = PageRequest(url=url, params=next_page.params)
+            next_page = dataclasses.replace(next_page, url=url)
         page = token_to_state(next_page, base)
-        self.progress.current = {"stream": stream, "next": page} if page else None
+        current: dict[str, t.Any] | None = {"stream": stream, "next": page} if page else None
+        if current is not None and received is not None:
+            current["received"] = received
+        self.progress.current = current
         self.write()
 
     def stream_done(self, stream: str) -> None:

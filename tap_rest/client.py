@@ -8,6 +8,7 @@ from functools import cached_property
 import requests
 from singer_sdk.helpers._util import utc_now
 
+from tap_rest.completeness import ChecksCompleteness
 from tap_rest.errors import SkippedStatusError
 from tap_rest.output import StreamOutput
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
@@ -20,6 +21,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
+    from tap_rest.completeness import TotalCheck
     from tap_rest.run import Run
 
 
@@ -32,7 +34,7 @@ def _query_value(value: t.Any) -> t.Any:
     return value
 
 
-class TapRestStream(StreamOutput, RequestSender):
+class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
     """Base stream for every tap-rest entity; what a sync shares comes from its ``Run``."""
 
     #: the key under which this stream's records hand their ``id`` to child streams
@@ -114,20 +116,28 @@ class TapRestStream(StreamOutput, RequestSender):
         if resume is not None:
             self.logger.info("Stream '%s' resumes at page %s", self.name, self.redact(str(resume)))
             paginator.resume_at(resume)
-        for page in self.pages(context, paginator):
+        before = checkpoints.resume_from.received_before.get(self.name) if resume else 0
+        check = None if before is None else self.total_check(context, before)
+        for page in self.pages(context, paginator, check):
             self._extracted_at = utc_now()
             children_ahead(self.run.prefetcher, self, page, context)
             yield from page
             if context is None:
                 token = None if paginator.finished else paginator.current_value
-                checkpoints.page_done(self.name, token, base)
+                received = check.received if check else None
+                checkpoints.page_done(self.name, token, base, received)
 
     def fetch_partition(self, context: Context | None) -> list[list[dict]]:
         """Fetch every page of a partition (in a worker thread)."""
-        return list(self.pages(context, self.get_new_paginator()))
+        return list(self.pages(context, self.get_new_paginator(), self.total_check(context)))
 
-    def pages(self, context: Context | None, paginator: GuardedPaginator) -> t.Iterator[list[dict]]:
-        """Yield each page's records, through the retries, rate limiter and skip rules."""
+    def pages(
+        self, context: Context | None, paginator: GuardedPaginator, check: TotalCheck | None = None
+    ) -> t.Iterator[list[dict]]:
+        """Yield each page's records, through the retries, rate limiter and skip rules.
+
+        The completeness check judges the list before its last page is yielded.
+        """
         run = self.run
         stats, api, where = run.stats, self.api_key, self.url_setting_name
         with self.get_http_request_counter() as counter:
@@ -155,6 +165,8 @@ class TapRestStream(StreamOutput, RequestSender):
                 self.update_sync_costs(prepared, response, context)
                 page = list(self.parse_response(response))
                 paginator.advance(response)
+                if check is not None:
+                    check.page(response, len(page), paginator)
                 yield page
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:

@@ -83,6 +83,45 @@ AUTH = th.DiscriminatedUnion(
         ),
         additional_properties=False,
     ),
+    oauth2_refresh_token=th.ObjectType(
+        th.Property("token_url", th.URIType, required=True, description="The token endpoint."),
+        th.Property("client_id", th.StringType, required=True, description="OAuth client id."),
+        th.Property(
+            "client_secret",
+            th.StringType,
+            secret=True,
+            description="Client secret (none for a public client).",
+        ),
+        th.Property(
+            "refresh_token",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="The refresh token the authorisation gave (token_store keeps its "
+            "successors).",
+        ),
+        th.Property(
+            "token_store",
+            th.StringType,
+            description="File that keeps a rotated refresh token for the next run (created "
+            "owner-only, written atomically, read before refresh_token).",
+        ),
+        th.Property("scopes", th.ArrayType(th.StringType), description="Scopes to ask for."),
+        th.Property(
+            "client_auth",
+            th.StringType,
+            allowed_values=["body", "basic"],
+            description="Send client_id and client_secret in the form body (the default) or "
+            "as HTTP basic auth.",
+        ),
+        th.Property(
+            "refresh_margin",
+            th.NumberType(minimum=0),
+            description="Refresh the access token this many seconds before it expires "
+            "(default 60, at most half its lifetime).",
+        ),
+        additional_properties=False,
+    ),
 )
 
 _PAGE_SIZE = th.Property("page_size", th.IntegerType(minimum=1), description="Records per page.")
@@ -140,17 +179,44 @@ PAGINATOR = th.DiscriminatedUnion(
     ),
     cursor=th.ObjectType(
         th.Property(
-            "cursor_path", th.StringType, required=True, description="JSONPath to the next cursor."
+            "cursor_path",
+            th.StringType,
+            description="JSONPath to the next cursor in the body (cursor_source body).",
         ),
         th.Property(
             "cursor_param",
             th.StringType,
-            required=True,
-            description="Query parameter the cursor goes back in.",
+            description="Query parameter the cursor goes back in (with cursor_location "
+            "header_out: the request header).",
         ),
         th.Property("has_more_path", th.StringType, description="JSONPath to a has-more flag."),
         th.Property("limit_param", th.StringType, description="Query parameter of the page size."),
         _PAGE_SIZE,
+        th.Property(
+            "cursor_source",
+            th.StringType,
+            allowed_values=["body", "header"],
+            description="Where the next cursor is: the body at cursor_path (default) or the "
+            "response header cursor_header.",
+        ),
+        th.Property(
+            "cursor_header",
+            th.StringType,
+            description="Response header of the next cursor (cursor_source header).",
+        ),
+        th.Property(
+            "cursor_location",
+            th.StringType,
+            allowed_values=["query", "body", "header_out"],
+            description="Where the cursor goes back: the query parameter cursor_param "
+            "(default), the JSON body at cursor_body_path, or the request header cursor_param.",
+        ),
+        th.Property(
+            "cursor_body_path",
+            th.StringType,
+            description="Dotted path in the JSON body the cursor is set at (cursor_location "
+            "body), e.g. search_after or page.after.",
+        ),
         additional_properties=False,
     ),
 )
@@ -173,7 +239,23 @@ STREAM_DEFINITION = th.ObjectType(
         description="The fields that identify a record.",
     ),
     th.Property("paginator", PAGINATOR, description="How the list is paged (default single)."),
-    th.Property("params", _PARAMS, description="Extra query parameters."),
+    th.Property(
+        "method",
+        th.StringType,
+        allowed_values=["GET", "POST"],
+        description="HTTP method (GET; POST for a search read with a JSON body).",
+    ),
+    th.Property(
+        "json",
+        th.ObjectType(additional_properties=True),
+        description="JSON request body (method POST); {placeholders} are filled from the "
+        "parent in its string values.",
+    ),
+    th.Property(
+        "params",
+        _PARAMS,
+        description="Extra query parameters; {placeholders} are filled from the parent.",
+    ),
     th.Property(
         "headers", th.ObjectType(additional_properties=th.StringType), description="Extra headers."
     ),
@@ -185,7 +267,8 @@ STREAM_DEFINITION = th.ObjectType(
                 "fields",
                 th.ObjectType(additional_properties=th.StringType),
                 required=True,
-                description="Placeholder -> the parent record's field that fills it.",
+                description="Placeholder -> the parent record's field that fills it: a name, a "
+                "dotted path (owner.login) or a JSONPath ($.owner.login).",
             ),
             additional_properties=False,
         ),
@@ -195,6 +278,11 @@ STREAM_DEFINITION = th.ObjectType(
     th.Property(
         "bookmark_param", th.StringType, description="Query parameter the bookmark is sent as."
     ),
+    th.Property(
+        "bookmark_body_path",
+        th.StringType,
+        description="Dotted path in the JSON body the bookmark is sent at (method POST).",
+    ),
     th.Property("is_sorted", th.BooleanType, description="Records come sorted by the bookmark."),
     th.Property(
         "schema_evolution",
@@ -202,6 +290,23 @@ STREAM_DEFINITION = th.ObjectType(
         allowed_values=["evolve", "freeze"],
         description="evolve: widen the schema to fit every record (the default when the schema "
         "is inferred); freeze: keep an inline schema's shape and count what it drops.",
+    ),
+    th.Property(
+        "total_path",
+        th.StringType,
+        description="JSONPath to the list's total record count, to check that every record "
+        "was received (default: the offset paginator's total_path).",
+    ),
+    th.Property(
+        "total_header",
+        th.StringType,
+        description="Response header with the list's total record count (X-Total-Count).",
+    ),
+    th.Property(
+        "on_incomplete",
+        th.StringType,
+        allowed_values=["warn", "fail"],
+        description="A list short of its reported total: warn (default) or fail the run.",
     ),
     th.Property("skip_statuses", _STATUSES, description="Statuses to skip for this stream."),
     th.Property(
@@ -431,8 +536,9 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         th.ArrayType(STREAM_DEFINITION),
         title="Streams",
         description="Streams described in config alone: name, api or base_url, path (with "
-        "{placeholders}), records_path, primary_keys, paginator, params, headers, parent, "
-        "replication_key and bookmark_param, skip_statuses, schema (inferred when absent). "
+        "{placeholders}), records_path, primary_keys, paginator, method, json, params, headers, "
+        "parent, replication_key and bookmark_param or bookmark_body_path, total_path or "
+        "total_header and on_incomplete, skip_statuses, schema (inferred when absent). "
         "See the README.",
     ),
     th.Property(
@@ -440,8 +546,10 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         AUTH,
         title="Authentication",
         description="How requests authenticate: an object whose type is none, api_key "
-        "(name, value, location header or query), bearer (token), basic (username, password) "
-        "or oauth2_client_credentials (token_url, client_id, client_secret, scopes, audience).",
+        "(name, value, location header or query), bearer (token), basic (username, password), "
+        "oauth2_client_credentials (token_url, client_id, client_secret, scopes, audience) "
+        "or oauth2_refresh_token (token_url, client_id, client_secret, refresh_token, "
+        "token_store).",
     ),
 ).to_dict()
 

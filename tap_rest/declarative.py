@@ -17,7 +17,9 @@ from tap_rest.pagination import (
     PageNumberPaginator,
     PageRequest,
     SinglePagePaginator,
+    set_at_path,
 )
+from tap_rest.placeholders import child_context, fill, fill_json, fill_params, parent_values
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
@@ -57,11 +59,15 @@ PAGINATORS: dict[str, t.Callable[[dict, str, str], GuardedPaginator]] = {
         o.get("rel", "next"), _first_page(o), stream_name=n
     ),
     "cursor": lambda o, rp, n: CursorPaginator(
-        o["cursor_path"],
-        o["cursor_param"],
+        o.get("cursor_path"),
+        o.get("cursor_param"),
         has_more_path=o.get("has_more_path"),
         limit_param=o.get("limit_param"),
         page_size=o.get("page_size"),
+        cursor_source=o.get("cursor_source", "body"),
+        cursor_header=o.get("cursor_header"),
+        cursor_location=o.get("cursor_location", "query"),
+        cursor_body_path=o.get("cursor_body_path"),
         stream_name=n,
     ),
 }
@@ -72,6 +78,10 @@ class DeclaredStream(TapRestStream):
 
     definition: t.ClassVar[dict[str, t.Any]]
     api: t.ClassVar[dict[str, t.Any]]
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.http_method = str(self.definition.get("method", "GET"))  # POST for a search
 
     @property
     def url_base(self) -> str:
@@ -105,17 +115,39 @@ class DeclaredStream(TapRestStream):
         factory = PAGINATORS[options.get("type", "single")]
         return factory(options, self.records_jsonpath, self.name)
 
+    def get_url(self, context: Context | None) -> str:
+        """Fill the path's placeholders from the parent's fields."""
+        return self.url_base + fill(self.definition["path"], context or {}, in_path=True)
+
     def get_url_params(self, context: Context | None, next_page_token: PageRequest | None) -> dict:
-        """Return the definition's parameters, and the bookmark on incremental streams."""
+        """Return the definition's parameters (placeholders filled), and a query bookmark."""
         params = {
-            **self.definition.get("params", {}),
+            **fill_params(self.definition.get("params", {}), context or {}),
             **super().get_url_params(context, next_page_token),
         }
-        if self.replication_key:
-            start = self.run.checkpoints.bookmark(self.name, context)
-            if start is not None:
-                params[self.definition["bookmark_param"]] = start
+        start = self._bookmark(context)
+        if start is not None and self.definition.get("bookmark_param"):
+            params[self.definition["bookmark_param"]] = start
         return params
+
+    def prepare_request_payload(
+        self, context: Context | None, next_page_token: PageRequest | None
+    ) -> dict | None:
+        """Return the JSON body (placeholders filled), with the bookmark at its body path."""
+        body = self.definition.get("json")
+        path = self.definition.get("bookmark_body_path")
+        if body is None and path is None:
+            return None
+        data = fill_json(body or {}, context or {})
+        start = self._bookmark(context)
+        if start is not None and path:
+            set_at_path(data, path, start)
+        return t.cast("dict", data)
+
+    def _bookmark(self, context: Context | None) -> t.Any:
+        if not self.replication_key:
+            return None
+        return self.run.checkpoints.bookmark(self.name, context)
 
     @property
     def skip_statuses(self) -> set[int]:
@@ -124,27 +156,18 @@ class DeclaredStream(TapRestStream):
 
     def get_child_context(self, record: Record, context: Context | None) -> dict:
         """Hand the whole record to children: each takes the fields it maps."""
-        return {"_parent": self.name, **{k: v for k, v in record.items() if _scalar(v)}}
+        return child_context(self.name, self.primary_keys or (), record)
 
     @cached_property
     def _parent_fields(self) -> dict[str, str]:
         return dict((self.definition.get("parent") or {}).get("fields", {}))
 
-    def get_url(self, context: Context | None) -> str:
-        """Fill the path's placeholders from the parent's fields."""
-        values = {
-            placeholder: (context or {}).get(placeholder) for placeholder in self._parent_fields
-        }
-        return self.url_base + self.definition["path"].format(**values)
-
     def preprocess_context(self, context: Context) -> Context:
-        """Keep only the parent fields this stream maps (its partition key and STATE key)."""
-        return {
-            placeholder: context.get(field) for placeholder, field in self._parent_fields.items()
-        }
+        """Keep the parent values this stream maps (its partition key and STATE key)."""
+        return parent_values(self.name, self._parent_fields, context)
 
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
-        """Carry the parent's fields into the record; skip one written on the bookmark already."""
+        """Carry the parent's values into the record; skip one written on the bookmark already."""
         if context:
             for key, value in context.items():
                 row.setdefault(key, value)
@@ -174,10 +197,6 @@ class DeclaredStream(TapRestStream):
             )
 
 
-def _scalar(value: t.Any) -> bool:
-    return isinstance(value, (str, int, float, bool)) or value is None
-
-
 def stream_class(
     definition: dict[str, t.Any], apis: t.Mapping[str, t.Any], parent: type[TapRestStream] | None
 ) -> type[DeclaredStream]:
@@ -186,6 +205,7 @@ def stream_class(
     api_name = definition.get("api")
     schema = definition.get("schema")
     fields = dict((definition.get("parent") or {}).get("fields", {}))
+    paginator = definition.get("paginator") or {}
     attributes: dict[str, t.Any] = {
         "name": name,
         "path": definition["path"],
@@ -200,6 +220,11 @@ def stream_class(
         "state_partitioning_keys": None if definition.get("replication_key") and fields else [],
         "is_sorted": bool(definition.get("is_sorted", False)),
         "schema_evolution": definition.get("schema_evolution", "freeze"),
+        # The offset paginator's total is the list's total: checked unless another is named.
+        "total_path": definition.get("total_path")
+        or (None if definition.get("total_header") else paginator.get("total_path")),
+        "total_header": definition.get("total_header"),
+        "on_incomplete": definition.get("on_incomplete", "warn"),
     }
     if schema is not None:
         attributes["schema"] = schema

@@ -15,6 +15,8 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
+    from tap_rest.completeness import TotalCheck
+
 
 class ByIdStream(TapRestStream):
     """A stream whose ``ids_setting`` lists entities to fetch from ``entity_path`` one by one.
@@ -58,6 +60,10 @@ class ByIdStream(TapRestStream):
     def get_url_params(self, context: Context | None, next_page_token: PageRequest | None) -> dict:
         """Send no list parameters to an entity URL."""
         return {} if self.entity_ids else super().get_url_params(context, next_page_token)
+
+    def total_check(self, context: Context | None, received: int = 0) -> TotalCheck | None:
+        """Check the list against its reported total; an entity by id has none."""
+        return None if self.entity_ids else super().total_check(context, received)
 
     def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
         """Return the entity when fetching by id (an object, else a named error), else a list."""

@@ -28,6 +28,14 @@ class AuthError(FatalAPIError):
     """Authentication failed in a way that retrying will not fix."""
 
 
+class ParentFieldError(FatalAPIError):
+    """A parent record lacks the field that fills a child's placeholder."""
+
+
+class IncompleteStreamError(FatalAPIError):
+    """A stream received fewer records than its API reported (``on_incomplete: fail``)."""
+
+
 class Interrupted(BaseException):
     """SIGTERM or SIGINT arrived: stop at once, outside any write (like KeyboardInterrupt)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import typing as t
@@ -37,15 +38,26 @@ __all__ = [
 
 @dataclass(frozen=True)
 class PageRequest:
-    """How to request one page: a whole URL to follow, or query parameters to set."""
+    """How to request one page: a URL to follow or query parameters to set, and a body cursor.
+
+    ``body`` holds values set in the JSON request body at a dotted path (a search's
+    ``search_after``), each kept as JSON text so that a page request stays hashable;
+    ``headers`` holds request headers (a cursor sent back in a header).
+    """
 
     url: str | None = None
     params: tuple[tuple[str, t.Any], ...] = field(default=())
+    body: tuple[tuple[str, str], ...] = field(default=())
+    headers: tuple[tuple[str, str], ...] = field(default=())
 
     @classmethod
     def with_params(cls, params: t.Mapping[str, t.Any]) -> PageRequest:
         """Return a page request that sets these query parameters."""
         return cls(params=tuple(params.items()))
+
+    def body_values(self) -> dict[str, t.Any]:
+        """Return the body values by dotted path, decoded."""
+        return {path: json.loads(text) for path, text in self.body}
 
     def apply(self, request: HTTPRequest) -> None:
         """Point an HTTP request at this page."""
@@ -53,9 +65,36 @@ class PageRequest:
             # A followed URL already carries every query parameter of the next page.
             request.url, request.params = self.url, {}
         request.params.update(self.params)
+        if self.body:
+            data = request.data if isinstance(request.data, dict) else {}
+            for path, value in self.body_values().items():
+                set_at_path(data, path, value)
+            request.data = data
+        if self.headers:
+            request.headers = {**request.headers, **dict(self.headers)}
 
     def __str__(self) -> str:
-        return self.url or "&".join(f"{k}={v}" for k, v in self.params)
+        parts = [self.url or "&".join(f"{k}={v}" for k, v in self.params)]
+        parts += [f"{path}={text}" for path, text in self.body]
+        parts += [f"{name}: {value}" for name, value in self.headers]
+        return " ".join(p for p in parts if p)
+
+
+def body_path(path: str) -> list[str]:
+    """Return the keys of a dotted body path (``page.after``, ``$.page.after``)."""
+    return path.removeprefix("$").removeprefix(".").split(".")
+
+
+def set_at_path(data: dict[str, t.Any], path: str, value: t.Any) -> None:
+    """Set a value in a JSON object at a dotted path, making the objects on the way."""
+    *parents, last = body_path(path)
+    node = data
+    for key in parents:
+        child = node.get(key)
+        if not isinstance(child, dict):
+            child = node[key] = {}
+        node = child
+    node[last] = value
 
 
 def resolve_url(base: str, link: str) -> str:
@@ -294,35 +333,52 @@ class PageNumberPaginator(GuardedPaginator):
 
 
 class CursorPaginator(GuardedPaginator):
-    """Cursor paging: the token at a JSONPath goes back in a query parameter.
+    """Cursor paging: the next cursor, from the body or a header, goes back into the next request.
 
-    Stops when the token is missing or empty, or when the optional has-more flag is false.
+    The cursor is read at a JSONPath of the body (``cursor_source`` ``body``) or from a response
+    header (``header``), and sent back as a query parameter (``cursor_location`` ``query``), at a
+    dotted path of the JSON body (``body``: a search's ``search_after``, GraphQL's
+    ``page.after``), or as a request header (``header_out``, named by ``cursor_param``). Stops
+    when the cursor is missing or empty, or when the optional has-more flag is false.
     """
 
     def __init__(
         self,
-        cursor_path: str,
-        cursor_param: str,
+        cursor_path: str | None = None,
+        cursor_param: str | None = None,
         *,
         has_more_path: str | None = None,
         limit_param: str | None = None,
         page_size: int | None = None,
+        cursor_source: str = "body",
+        cursor_header: str | None = None,
+        cursor_location: str = "query",
+        cursor_body_path: str | None = None,
         **kw: t.Any,
     ) -> None:
-        self.cursor_path, self.cursor_param, self.has_more_path = (
-            cursor_path,
-            cursor_param,
-            has_more_path,
-        )
+        self.cursor_path, self.cursor_param = cursor_path, cursor_param
+        self.has_more_path = has_more_path
+        self.cursor_source, self.cursor_header = cursor_source, cursor_header
+        self.cursor_location, self.cursor_body_path = cursor_location, cursor_body_path
         self.fixed = {limit_param: page_size} if limit_param and page_size else {}
         super().__init__(PageRequest.with_params(self.fixed), **kw)
 
+    def _cursor(self, response: requests.Response) -> t.Any:
+        if self.cursor_source == "header":
+            return response.headers.get(str(self.cursor_header))
+        return _first(str(self.cursor_path), _body(response))
+
     def get_next(self, response: requests.Response) -> PageRequest | None:
         """Return the request for the next cursor, or None after the last page."""
-        body = _body(response)
-        if self.has_more_path and not _first(self.has_more_path, body):
+        if self.has_more_path and not _first(self.has_more_path, _body(response)):
             return None
-        cursor = _first(self.cursor_path, body)
-        if cursor is None or cursor == "":
+        cursor = self._cursor(response)
+        if cursor is None or cursor in ("", [], {}):
             return None
-        return PageRequest.with_params({**self.fixed, self.cursor_param: cursor})
+        params = tuple(self.fixed.items())
+        if self.cursor_location == "body":
+            text = json.dumps(cursor, sort_keys=True)
+            return PageRequest(params=params, body=((str(self.cursor_body_path), text),))
+        if self.cursor_location == "header_out":
+            return PageRequest(params=params, headers=((str(self.cursor_param), str(cursor)),))
+        return PageRequest.with_params({**self.fixed, str(self.cursor_param): cursor})

@@ -11,7 +11,7 @@ import typing as t
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 #: the fields of an ``auth`` setting that hold a secret
-SECRET_FIELDS = ("value", "token", "password", "client_secret")
+SECRET_FIELDS = ("value", "token", "password", "client_secret", "refresh_token")
 #: query parameters whose values never reach a log line, whatever the auth type
 SENSITIVE_PARAMS = frozenset(
     {
@@ -21,6 +21,7 @@ SENSITIVE_PARAMS = frozenset(
         "key",
         "token",
         "access_token",
+        "refresh_token",
         "auth",
         "client_secret",
         "password",

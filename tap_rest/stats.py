@@ -24,6 +24,12 @@ class StreamStats:
     mismatched: int = 0
     #: times the schema was widened to fit a record (and sent again)
     schema_changes: int = 0
+    #: the totals the API reported, summed over the partitions that reported one
+    reported: int | None = None
+    #: the records received in those partitions (what ``reported`` is compared with)
+    checked: int = 0
+    #: records short of the reported total, summed over the partitions that fell short
+    missing: int = 0
     started: float | None = None
     ended: float | None = None
 
@@ -38,7 +44,7 @@ class StreamStats:
         """Return the stream's summary line."""
         text = (
             f"{name}: {self.records} records, {self.requests} requests, {self.retries} retries, "
-            f"{self.skipped} skipped errors, {self.seconds:.1f} s"
+            f"{self.skipped} skipped errors, {self.seconds:.1f} s{self.completeness}"
         )
         extras = [
             f"{self.schema_changes} schema changes" if self.schema_changes else "",
@@ -46,6 +52,15 @@ class StreamStats:
             f"{self.mismatched} values of another type" if self.mismatched else "",
         ]
         return "; ".join([text, *filter(None, extras)])
+
+    @property
+    def completeness(self) -> str:
+        """Return the summary's text for the reported total: ``, 100 of 100 reported``."""
+        if self.reported is None:
+            return ""
+        return f", {self.checked} of {self.reported} reported" + (
+            f", {self.missing} missing" if self.missing else ""
+        )
 
 
 @dataclass
@@ -69,6 +84,14 @@ class RunStats:
             stats.ended = now
             for name, value in counts.items():
                 setattr(stats, name, getattr(stats, name) + value)
+
+    def add_total(self, stream: str, received: int, reported: int) -> None:
+        """Add a partition's records received and the total its API reported."""
+        with self.lock:
+            stats = self.streams.setdefault(stream, StreamStats())
+            stats.reported = (stats.reported or 0) + reported
+            stats.checked += received
+            stats.missing += max(reported - received, 0)
 
     def reset(self) -> None:
         """Forget every count (what discovery sampled is no part of the run)."""

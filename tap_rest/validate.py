@@ -5,14 +5,15 @@ from __future__ import annotations
 import difflib
 import re
 import typing as t
-from string import Formatter
 
 from jsonpath_ng.ext import parse as parse_jsonpath
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from tap_rest.placeholders import names_in
+
 #: a stream definition's fields that hold a JSONPath, the paginator's included
-_JSONPATH_FIELDS = ("records_path",)
+_JSONPATH_FIELDS = ("records_path", "total_path")
 _PAGINATOR_JSONPATHS = (
     "total_path",
     "total_pages_path",
@@ -23,9 +24,7 @@ _PAGINATOR_JSONPATHS = (
 )
 
 
-def placeholders(template: str) -> list[str]:
-    """Return the ``{names}`` in a path template."""
-    return [name for _, name, _, _ in Formatter().parse(template) if name]
+_BODY_PATH = re.compile(r"(\$\.)?[^.\[\]*$]+(\.[^.\[\]*$]+)*")
 
 
 def _where(error: ValidationError, config: t.Mapping[str, t.Any]) -> str:
@@ -168,7 +167,8 @@ def definition_problems(
             problems.append(f"{where}: needs base_url or api")
         paginator = definition.get("paginator")
         paginator = paginator if isinstance(paginator, dict) else {}
-        problems += _jsonpath_problem(f"{where}.records_path", definition.get("records_path"))
+        for option in _JSONPATH_FIELDS:
+            problems += _jsonpath_problem(f"{where}.{option}", definition.get(option))
         for option in _PAGINATOR_JSONPATHS:
             problems += _jsonpath_problem(f"{where}.paginator.{option}", paginator.get(option))
         parent = definition.get("parent")
@@ -178,15 +178,82 @@ def definition_problems(
                 problems.append(f"{where}.parent.stream: no stream '{parent['stream']}' in streams")
             elif _has_cycle(name, by_name):
                 problems.append(f"{where}.parent: the parents form a cycle")
-        path = definition.get("path")
-        for placeholder in placeholders(path) if isinstance(path, str) else []:
+        for placeholder, field in fields.items() if isinstance(fields, dict) else ():
+            if isinstance(field, str) and field.startswith("$"):
+                problems += _jsonpath_problem(f"{where}.parent.fields.{placeholder}", field)
+        problems += _placeholder_problems(where, definition, fields)
+        problems += _request_problems(where, definition, paginator)
+    return problems
+
+
+def _placeholder_problems(
+    where: str, definition: t.Mapping[str, t.Any], fields: t.Any
+) -> list[str]:
+    """Name each ``{placeholder}`` of the path, params and json that no parent field fills."""
+    problems = []
+    for option in ("path", "params", "json"):
+        for placeholder in dict.fromkeys(names_in(definition.get(option))):
             if not isinstance(fields, dict) or placeholder not in fields:
                 problems.append(
-                    f"{where}.path: no parent field fills the placeholder {{{placeholder}}} "
+                    f"{where}.{option}: no parent field fills the placeholder {{{placeholder}}} "
                     "(map it in parent.fields)"
                 )
-        if definition.get("replication_key") and not definition.get("bookmark_param"):
-            problems.append(f"{where}.bookmark_param: required with replication_key")
+    return problems
+
+
+def _request_problems(
+    where: str, definition: t.Mapping[str, t.Any], paginator: t.Mapping[str, t.Any]
+) -> list[str]:
+    """Name what a request's options need of one another: method, body, bookmark, cursor."""
+    problems: list[str] = []
+    post = definition.get("method") == "POST"
+    needs_post = {
+        "json": definition.get("json") is not None,
+        "bookmark_body_path": definition.get("bookmark_body_path") is not None,
+        "paginator.cursor_location": paginator.get("cursor_location") == "body",
+    }
+    for option, used in needs_post.items():
+        if used and not post:
+            problems.append(f"{where}.{option}: needs method POST (a GET sends no body)")
+    for option, path in (
+        ("bookmark_body_path", definition.get("bookmark_body_path")),
+        ("paginator.cursor_body_path", paginator.get("cursor_body_path")),
+    ):
+        if isinstance(path, str) and not _BODY_PATH.fullmatch(path):
+            problems.append(
+                f"{where}.{option}: {path!r} is not a dotted path of names (page.after)"
+            )
+    if definition.get("replication_key") and not (
+        definition.get("bookmark_param") or definition.get("bookmark_body_path")
+    ):
+        problems.append(
+            f"{where}.bookmark_param: required with replication_key (or bookmark_body_path)"
+        )
+    if definition.get("total_path") and definition.get("total_header"):
+        problems.append(f"{where}.total_header: set total_path or total_header, not both")
+    if paginator.get("type") == "cursor":
+        problems += _cursor_problems(f"{where}.paginator", paginator)
+    return problems
+
+
+#: a cursor paginator's option -> the setting and its values that need it
+_CURSOR_NEEDS = (
+    ("cursor_path", "cursor_source", ("body",)),
+    ("cursor_header", "cursor_source", ("header",)),
+    ("cursor_param", "cursor_location", ("query", "header_out")),
+    ("cursor_body_path", "cursor_location", ("body",)),
+)
+_CURSOR_DEFAULTS = {"cursor_source": "body", "cursor_location": "query"}
+
+
+def _cursor_problems(where: str, paginator: t.Mapping[str, t.Any]) -> list[str]:
+    """Name the cursor options that the chosen cursor source and location need."""
+    problems = []
+    for option, setting, values in _CURSOR_NEEDS:
+        value = paginator.get(setting, _CURSOR_DEFAULTS[setting])
+        if value in values and not paginator.get(option):
+            default = "" if setting in paginator else " (the default)"
+            problems.append(f"{where}.{option}: required with {setting} {value}{default}")
     return problems
 
 

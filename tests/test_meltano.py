@@ -68,7 +68,13 @@ def test_meltano_settings_match_the_config_schema() -> None:
 
 def test_secrets_are_sensitive_in_meltano() -> None:
     sensitive = {s["name"] for s in _extractor()["settings"] if s.get("sensitive")}
-    assert sensitive == {"auth.value", "auth.token", "auth.password", "auth.client_secret"}
+    assert sensitive == {
+        "auth.value",
+        "auth.token",
+        "auth.password",
+        "auth.client_secret",
+        "auth.refresh_token",
+    }
 
 
 def test_meltano_capabilities_match_the_tap() -> None:

@@ -8,6 +8,7 @@ import pytest
 import requests
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_rest.checkpoint import token_from_state, token_to_state
 from tap_rest.pagination import (
     BodyNextLinkPaginator,
     CursorPaginator,
@@ -238,3 +239,69 @@ def test_a_repeated_cursor_is_a_loop() -> None:
     paginator.advance(response("https://a.test/x", {"next": "abc"}))
     with pytest.raises(PaginationLoopError, match="stream 'events'"):
         paginator.advance(response("https://a.test/x?cursor=abc", {"next": "abc"}))
+
+
+def test_a_body_cursor_is_set_at_its_path_in_the_json_body() -> None:
+    paginator = CursorPaginator(
+        "$.hits.hits[-1].sort",
+        cursor_location="body",
+        cursor_body_path="page.search_after",
+        stream_name="events",
+    )
+    hits = {"hits": {"hits": [{"sort": [1, "a"]}, {"sort": [2, "b"]}]}}
+    paginator.advance(response("https://a.test/_search", hits))
+    page = paginator.current_value
+    request = HTTPRequest(url="https://a.test/_search", method="POST", data={"size": 2})
+    page.apply(request)
+    assert request.data == {"size": 2, "page": {"search_after": [2, "b"]}}
+    assert request.params == {}
+    # The same cursor again is a loop, even though it is a list.
+    with pytest.raises(PaginationLoopError, match="stream 'events'"):
+        paginator.advance(response("https://a.test/_search", hits))
+
+
+def test_a_body_cursor_page_stops_at_a_page_without_hits() -> None:
+    paginator = CursorPaginator(
+        "$.hits.hits[-1].sort", cursor_location="body", cursor_body_path="search_after"
+    )
+    paginator.advance(response("https://a.test/_search", {"hits": {"hits": []}}))
+    assert paginator.finished
+
+
+def test_a_header_cursor_goes_back_in_the_query_or_in_a_request_header() -> None:
+    query = CursorPaginator(
+        cursor_param="cursor", cursor_source="header", cursor_header="X-Next-Cursor"
+    )
+    query.advance(response("https://a.test/x", [], {"x-next-cursor": "c2"}))
+    assert query.current_value == PageRequest(params=(("cursor", "c2"),))
+    query.advance(response("https://a.test/x?cursor=c2", []))
+    assert query.finished, "no header, no next page"
+    header = CursorPaginator(
+        cursor_param="X-Cursor",
+        cursor_source="header",
+        cursor_header="X-Next-Cursor",
+        cursor_location="header_out",
+    )
+    header.advance(response("https://a.test/x", [], {"X-Next-Cursor": "c2"}))
+    request = HTTPRequest(url="https://a.test/x", headers={"Accept": "application/json"})
+    header.current_value.apply(request)
+    assert request.headers == {"Accept": "application/json", "X-Cursor": "c2"}
+    assert request.params == {}
+
+
+def test_a_body_cursor_and_a_header_cursor_survive_state() -> None:
+    page = PageRequest(
+        params=(("limit", 5),),
+        body=(("search_after", json.dumps([1767225600000, 7])),),
+        headers=(("X-Cursor", "c2"),),
+    )
+    saved = token_to_state(page)
+    assert saved == {
+        "url": None,
+        "params": [["limit", 5]],
+        "body": [["search_after", [1767225600000, 7]]],
+        "headers": [["X-Cursor", "c2"]],
+    }
+    assert token_from_state(json.loads(json.dumps(saved))) == page
+    plain = PageRequest.with_params({"_page": 2})
+    assert token_to_state(plain) == {"url": None, "params": [["_page", 2]]}

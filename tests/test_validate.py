@@ -43,6 +43,20 @@ def test_a_good_config_has_no_problem() -> None:
         ),
         ({"type": "basic", "username": "u"}, "auth.password: required when auth.type is 'basic'"),
         ({"type": "bearer", "token": 12345678}, "auth.token: the value is not a string"),
+        (
+            {"type": "oauth2_refresh_token", "token_url": "https://idp.test/t", "client_id": "c"},
+            "auth.refresh_token: required when auth.type is 'oauth2_refresh_token'",
+        ),
+        (
+            {
+                "type": "oauth2_refresh_token",
+                "token_url": "https://idp.test/t",
+                "client_id": "c",
+                "refresh_token": "abcd-secret",
+                "client_auth": "header",
+            },
+            "auth.client_auth: 'header' is not one of body, basic",
+        ),
     ],
 )
 def test_each_auth_problem_is_named_without_its_secret(auth: dict, expected: str) -> None:
@@ -71,9 +85,60 @@ def test_a_named_apis_auth_is_checked_the_same_way() -> None:
         ),
         (
             {"paginator": {"type": "cursor", "cursor_path": "$.next"}},
-            "streams[orders].paginator.cursor_param: required when "
-            "streams[orders].paginator.type is 'cursor'",
+            "streams[orders].paginator.cursor_param: required with cursor_location query "
+            "(the default)",
         ),
+        (
+            {"paginator": {"type": "cursor", "cursor_param": "c"}},
+            "streams[orders].paginator.cursor_path: required with cursor_source body (the default)",
+        ),
+        (
+            {"paginator": {"type": "cursor", "cursor_param": "c", "cursor_source": "header"}},
+            "streams[orders].paginator.cursor_header: required with cursor_source header",
+        ),
+        (
+            {
+                "method": "POST",
+                "paginator": {"type": "cursor", "cursor_path": "$.c", "cursor_location": "body"},
+            },
+            "streams[orders].paginator.cursor_body_path: required with cursor_location body",
+        ),
+        (
+            {"paginator": {"type": "cursor", "cursor_path": "$.c", "cursor_location": "header"}},
+            "streams[orders].paginator.cursor_location: 'header' is not one of query, body, "
+            "header_out",
+        ),
+        (
+            {
+                "paginator": {
+                    "type": "cursor",
+                    "cursor_path": "$.c",
+                    "cursor_location": "body",
+                    "cursor_body_path": "search_after",
+                }
+            },
+            "streams[orders].paginator.cursor_location: needs method POST",
+        ),
+        ({"json": {"size": 100}}, "streams[orders].json: needs method POST"),
+        ({"method": "PUT"}, "streams[orders].method: 'PUT' is not one of GET, POST"),
+        (
+            {"method": "POST", "bookmark_body_path": "query.range[0]"},
+            "streams[orders].bookmark_body_path: 'query.range[0]' is not a dotted path",
+        ),
+        (
+            {"params": {"customer_id": "{customer}"}},
+            "streams[orders].params: no parent field fills the placeholder {customer}",
+        ),
+        (
+            {"method": "POST", "json": {"filter": {"customer": "{customer}"}}},
+            "streams[orders].json: no parent field fills the placeholder {customer}",
+        ),
+        (
+            {"total_path": "$.total", "total_header": "X-Total-Count"},
+            "streams[orders].total_header: set total_path or total_header, not both",
+        ),
+        ({"total_path": "$.total["}, "streams[orders].total_path: '$.total[' is not a JSONPath"),
+        ({"on_incomplete": "stop"}, "streams[orders].on_incomplete: 'stop' is not one of warn"),
         ({"primary_keys": []}, "streams[orders].primary_keys: required"),
         ({"primary_keys": None}, "streams[orders].primary_keys: required"),
         ({"recordspath": "$[*]"}, "streams[orders].recordspath: not a field of streams[orders]"),

@@ -1,4 +1,8 @@
-"""Authentication for the sandbox: API key, bearer, basic, or OAuth 2.0 client credentials."""
+"""Authentication for the sandbox: API key, bearer, basic, or OAuth 2.0 (both grants).
+
+OAuth 2.0 issues access tokens for client credentials and for a refresh token; a refresh spends
+its refresh token and answers with a new one, unless rotation is turned off.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +42,12 @@ class AuthSpec:
     token_lifetime: float = 3600.0
     #: ``expires_in`` the token endpoint reports (default: the real lifetime, rounded up)
     reported_lifetime: int | None = None
+    #: the refresh token the authorisation gave (grant_type refresh_token)
+    refresh_token: str = "sandbox-refresh-token-6c1a"
+    #: whether each refresh spends the refresh token and answers with a new one
+    rotate_refresh_tokens: bool = True
+    #: how many token requests, from the first, are answered 503 (an endpoint down a moment)
+    token_failures: int = 0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -54,7 +64,16 @@ class AuthState:
     tokens_issued: int = 0
     token_requests: int = 0
     unauthorized: int = 0
+    #: refresh tokens that a refresh may spend now
+    refresh_tokens: set[str] = field(default_factory=set)
+    #: every access and refresh token issued (tests check that none reaches the tap's output)
+    issued: list[str] = field(default_factory=list)
+    refreshes: int = 0
+    refused_refreshes: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.refresh_tokens.add(self.spec.refresh_token)
 
     def strip_query(self, query: dict[str, list[str]]) -> dict[str, list[str]]:
         """Return the query without the API key parameter (it is no filter)."""
@@ -96,13 +115,16 @@ class AuthState:
         """Answer a client-credentials token request (credentials in the body or Basic auth)."""
         with self.lock:
             self.token_requests += 1
+            if self.token_requests <= self.spec.token_failures:
+                return 503, {"error": "temporarily_unavailable"}
         form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
         client_id, client_secret = form.get("client_id"), form.get("client_secret")
         auth = headers.get("Authorization") or ""
         if auth.startswith("Basic "):
             decoded = base64.b64decode(auth[6:] + "==").decode("utf-8", "replace")
             client_id, _, client_secret = decoded.partition(":")
-        if form.get("grant_type") != "client_credentials":
+        grant = form.get("grant_type")
+        if grant not in ("client_credentials", "refresh_token"):
             return 400, {"error": "unsupported_grant_type"}
         if self.spec.mode != "oauth2" or not (
             _same(client_id, self.spec.client_id) and _same(client_secret, self.spec.client_secret)
@@ -111,12 +133,30 @@ class AuthState:
                 "error": "invalid_client",
                 "error_description": "client authentication failed",
             }
+        answer: dict[str, t.Any] = {}
+        if grant == "refresh_token":
+            spent = form.get("refresh_token", "")
+            with self.lock:
+                if spent not in self.refresh_tokens:
+                    self.refused_refreshes += 1
+                    return 400, {
+                        "error": "invalid_grant",
+                        "error_description": "refresh token is invalid, expired or revoked",
+                    }
+                self.refreshes += 1
+                if self.spec.rotate_refresh_tokens:
+                    fresh = secrets.token_urlsafe(32)
+                    self.refresh_tokens.discard(spent)
+                    self.refresh_tokens.add(fresh)
+                    self.issued.append(fresh)
+                    answer["refresh_token"] = fresh
         token = secrets.token_urlsafe(24)
         with self.lock:
             self.tokens[token] = time.monotonic() + self.spec.token_lifetime
             self.tokens_issued += 1
+            self.issued.append(token)
         reported = self.spec.reported_lifetime or math.ceil(self.spec.token_lifetime)
-        answer = {"access_token": token, "token_type": "Bearer", "expires_in": reported}
+        answer.update({"access_token": token, "token_type": "Bearer", "expires_in": reported})
         if "scope" in form:
             answer["scope"] = form["scope"]
         return 200, answer

@@ -12,11 +12,14 @@
 | ``link`` | ``page``, ``per_page`` | ``[...]``, ``Link`` header (relative targets, several rels) |
 | ``cursor`` | ``cursor``, ``limit`` | ``{"data", "next_cursor": "<opaque>" or "", "has_more"}`` |
 | ``after`` | ``starting_after`` (the last id seen), ``limit`` | ``{"data", "has_more"}`` (Stripe) |
+| ``header-cursor`` | ``cursor`` or header ``X-Cursor``, ``limit`` | ``[...]``, see below |
 
-``loop=1`` makes the ``next``, ``link`` and ``cursor`` styles send, from their second page on,
-the link or cursor of a page already served: a broken server that a client must not follow
-forever. ``max_limit=M`` caps the page size at M whatever the client asks, without a word, as
-many servers do (``echo=1`` adds the effective ``limit`` to the offset styles' bodies).
+The ``header-cursor`` style sends the next cursor in an ``X-Next-Cursor`` header (none on the
+last page) and the total in ``X-Total-Count``. ``loop=1`` makes the ``next``, ``link``,
+``cursor`` and ``header-cursor`` styles send, from their second page on, the link or cursor of a
+page already served: a broken server that a client must not follow forever. ``max_limit=M``
+caps the page size at M whatever the client asks, without a word, as many servers do
+(``echo=1`` adds the effective ``limit`` to the offset styles' bodies).
 """
 
 from __future__ import annotations
@@ -29,7 +32,17 @@ from urllib.parse import urlencode
 from tap_rest.sandbox.data import _mix
 
 PREFIX = "/generic"
-STYLES = ("offset", "offset-nototal", "page", "page-nototal", "next", "link", "cursor", "after")
+STYLES = (
+    "offset",
+    "offset-nototal",
+    "page",
+    "page-nototal",
+    "next",
+    "link",
+    "cursor",
+    "after",
+    "header-cursor",
+)
 _EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -66,9 +79,12 @@ def _uncursor(token: str) -> int:
 
 
 def respond(
-    path: str, query: dict[str, list[str]]
+    path: str, query: dict[str, list[str]], total_offset: int = 0
 ) -> tuple[int, t.Any, list[tuple[str, str]]] | None:
-    """Return (status, body, headers) for a generic request, or None for an unknown style."""
+    """Return (status, body, headers) for a generic request, or None for an unknown style.
+
+    ``total_offset`` is added to every total reported (a server whose totals lie).
+    """
     style = path[len(PREFIX) :].strip("/")
     if style not in STYLES:
         return None
@@ -92,7 +108,7 @@ def respond(
         page = rows(offset, limit)
         echo = {"limit": limit} if echoes else {}
         if style == "offset":
-            return 200, {"total": total, "items": page, **echo}, []
+            return 200, {"total": total + total_offset, "items": page, **echo}, []
         if style == "offset-nototal":
             return 200, {"items": page, **echo}, []
         following = 0 if loop and offset > 0 else offset + limit
@@ -104,6 +120,14 @@ def respond(
         limit = min(limit, cap) if cap else limit
         page = rows(start, limit)
         return 200, {"object": "list", "data": page, "has_more": start + limit < total}, []
+
+    if style == "header-cursor":
+        offset, limit = _uncursor(query.get("cursor", [""])[0]), max(_int(query, "limit", 10), 1)
+        headers = [("X-Total-Count", str(total + total_offset))]
+        if offset + limit < total or loop:
+            following = limit if loop and offset > 0 else offset + limit
+            headers.append(("X-Next-Cursor", _cursor(following)))
+        return 200, rows(offset, limit), headers
 
     if style == "cursor":
         offset, limit = _uncursor(query.get("cursor", [""])[0]), max(_int(query, "limit", 10), 1)

@@ -26,6 +26,8 @@ import msgspec
 from tap_rest.sandbox import canned, data, generic, late
 from tap_rest.sandbox.auth import MODES, TOKEN_PATH, AuthSpec, AuthState
 from tap_rest.sandbox.faults import RETRY_AFTER_FORMATS, Faults, FaultSpec
+from tap_rest.sandbox.search import PREFIX as SEARCH_PREFIX
+from tap_rest.sandbox.search import BadQueryError, Search
 from tap_rest.sandbox.shop import PREFIX as SHOP_PREFIX
 from tap_rest.sandbox.shop import Shop
 
@@ -100,9 +102,12 @@ def _int(value: str | None, default: int | None = None) -> int | None:
 class _Replica:
     """Answers requests for both APIs from a dataset; every answer is a pure function of the URL."""
 
-    def __init__(self, dataset: data.Dataset) -> None:
+    def __init__(self, dataset: data.Dataset, total_offset: int = 0) -> None:
         self.data = dataset
-        self.shop = Shop()
+        #: how many more records than it serves every list reports (a lying total)
+        self.total_offset = total_offset
+        self.shop = Shop(total_offset)
+        self.search = Search(total_offset)
         self.cached = lru_cache(maxsize=4096)(self._respond)
 
     def respond(self, host: str, target: str) -> Response:
@@ -128,7 +133,7 @@ class _Replica:
             found = late.respond(split.path, query)
             return _json(*found) if found else _json(404, {"error": "not found"})
         if split.path.startswith(generic.PREFIX + "/"):
-            answer = generic.respond(split.path, query)
+            answer = generic.respond(split.path, query, self.total_offset)
             if answer is None:
                 return _json(404, {"error": f"unknown paging style in {split.path}"})
             return _json(answer[0], answer[1], answer[2])
@@ -201,7 +206,7 @@ class _Replica:
         start, end = _int(query.get("_start", [None])[0], 0), _int(query.get("_end", [None])[0])
         headers: list[tuple[str, str]] = []
         if end is not None or limit is not None or page is not None:
-            headers.append(("X-Total-Count", str(total)))
+            headers.append(("X-Total-Count", str(total + self.total_offset)))
             exposed = "X-Total-Count, Link" if page is not None else "X-Total-Count"
             headers.append(("Access-Control-Expose-Headers", exposed))
         if page is not None:
@@ -241,7 +246,7 @@ class _Replica:
         return _json(
             200,
             {
-                "count": count,
+                "count": count + self.total_offset,
                 "next": nxt if limit and offset + limit < count else None,
                 "previous": prev if offset > 0 else None,
                 "results": [
@@ -306,6 +311,10 @@ class _Handler(BaseHTTPRequestHandler):
         if split.path.startswith(canned.ECHO):
             self._send(*canned.echo(self.path, dict(self.headers)))
             return
+        if split.path.startswith(generic.PREFIX + "/") and self.headers.get("X-Cursor"):
+            # The header-cursor style takes its cursor from a request header as well.
+            cursor = urlencode({"cursor": self.headers["X-Cursor"]})
+            target += ("&" if "?" in target else "?") + cursor
         if refused:
             challenge = "Basic" if self.server.auth.spec.mode == "basic" else "Bearer"
             body = {"error": "unauthorized", "message": refused}
@@ -340,10 +349,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def do_POST(self) -> None:
-        """Answer the OAuth token endpoint; nothing else takes a POST."""
+        """Answer the OAuth token endpoint, the search and the touches of the shop and search."""
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
+        if split.path.startswith(SEARCH_PREFIX + "/"):
+            self._search(split.path, parse_qs(split.query), body)
+            return
         if split.path == SHOP_PREFIX + "/touch":
             params = parse_qs(split.query)
             customer = _int(params.get("customer", [""])[0])
@@ -358,6 +370,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status, answer = self.server.auth.issue(self.headers, body)
         self._send(*_json(status, answer, [("Cache-Control", "no-store")]))
+
+    def _search(self, path: str, query: dict[str, list[str]], body: bytes) -> None:
+        """Answer ``POST /search/events`` (a search) and ``/search/events/touch?id=N``."""
+        refused = self.server.auth.check(self.headers, query)
+        self.server.count(f"POST {self.path}", dict(self.headers), self.path)
+        search = self.server.replica.search
+        if refused:
+            self._send(*_json(401, {"error": "unauthorized", "message": refused}))
+        elif path == SEARCH_PREFIX + "/events/touch":
+            event = _int(query.get("id", [""])[0])
+            if event is None:
+                self._send(*_json(400, {"error": "touch needs ?id=N"}))
+                return
+            search.touch(event)
+            self._send(*_json(200, {"touched": event}))
+        elif path == SEARCH_PREFIX + "/events":
+            try:
+                answer = search.search(msgspec.json.decode(body) if body else {})
+            except (msgspec.DecodeError, BadQueryError) as exc:
+                self._send(
+                    *_json(400, {"error": {"type": "parsing_exception", "reason": str(exc)}})
+                )
+                return
+            self._send(*_json(200, answer))
+        else:
+            self._send(*_json(404, {"error": f"no index at {path}"}))
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response(status)
@@ -387,10 +425,11 @@ class SandboxServer(ThreadingHTTPServer):
         dataset: data.Dataset | None = None,
         auth: AuthSpec | None = None,
         faults: FaultSpec | None = None,
+        total_offset: int = 0,
         verbose: bool = False,
     ) -> None:
         super().__init__((HOST, port), _Handler)
-        self.replica = _Replica(dataset or data.Generated())
+        self.replica = _Replica(dataset or data.Generated(), total_offset)
         self.auth = AuthState(auth or AuthSpec())
         self.faults = Faults(faults or FaultSpec())
         self.verbose = verbose
@@ -415,7 +454,7 @@ class Sandbox:
     """The sandbox running in a background thread: ``with Sandbox() as sb: sb.url``."""
 
     def __init__(self, port: int = 0, **options: t.Any) -> None:
-        """Make the server; ``options`` are SandboxServer's (dataset, auth, faults, verbose)."""
+        """Make the server; ``options`` are SandboxServer's (dataset, auth, faults, ...)."""
         self.server = SandboxServer(port, **options)
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -483,6 +522,14 @@ def _parser() -> argparse.ArgumentParser:
         default=defaults.token_lifetime,
         help="seconds an OAuth token stays valid (e.g. 2, shorter than a run)",
     )
+    group.add_argument(
+        "--refresh-token", default=defaults.refresh_token, help="refresh token for --auth oauth2"
+    )
+    group.add_argument(
+        "--no-refresh-rotation",
+        action="store_true",
+        help="keep the refresh token valid when it is used (default: a new one on every use)",
+    )
     chaos = parser.add_argument_group("faults (deterministic under --seed)")
     chaos.add_argument("--seed", type=int, default=0, help="seed of every fault decision")
     chaos.add_argument("--fail-rate", type=float, default=0.0, help="share of 500/502/503/504")
@@ -515,6 +562,12 @@ def _parser() -> argparse.ArgumentParser:
         "--no-rate-limit-headers",
         action="store_true",
         help="do not send RateLimit-Limit/Remaining/Reset",
+    )
+    parser.add_argument(
+        "--total-offset",
+        type=int,
+        default=0,
+        help="report every list's total this many records above what it serves (a lying API)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser
@@ -550,6 +603,8 @@ def main(argv: list[str] | None = None) -> None:
         client_id=args.client_id,
         client_secret=args.client_secret,
         token_lifetime=args.token_lifetime,
+        refresh_token=args.refresh_token,
+        rotate_refresh_tokens=not args.no_refresh_rotation,
     )
     if args.scale < 1:
         parser.error("--scale must be at least 1")
@@ -559,7 +614,12 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"--fixtures {args.fixtures}: cannot read the real data: {exc}")
     try:
         server = SandboxServer(
-            args.port, dataset=dataset, auth=auth, faults=faults, verbose=args.verbose
+            args.port,
+            dataset=dataset,
+            auth=auth,
+            faults=faults,
+            total_offset=args.total_offset,
+            verbose=args.verbose,
         )
     except OSError as exc:
         parser.exit(1, f"tap-rest-sandbox: cannot listen on {HOST}:{args.port}: {exc}\n")

@@ -1,6 +1,7 @@
 """A small shop API that no built-in stream covers, whose records change between runs.
 
-``GET /shop/customers`` and ``GET /shop/customers/{id}/orders``, each paged by ``offset`` and
+``GET /shop/customers``, ``GET /shop/customers/{id}/orders`` and ``GET /shop/orders`` (every
+order, or a customer's with ``customer_id=N``, repeatable), each paged by ``offset`` and
 ``limit`` with ``{"total", "data"}``, filtered by ``updated_since`` (records updated strictly
 after it, an ISO 8601 time) or ``updated_from`` (at or after it: an inclusive filter, as many
 APIs have). ``POST /shop/touch?customer=N`` updates customer N and its first order now (or at
@@ -27,7 +28,9 @@ def _stamp(moment: dt.datetime) -> str:
 class Shop:
     """The shop's records, with the updates made through /shop/touch."""
 
-    def __init__(self) -> None:
+    def __init__(self, total_offset: int = 0) -> None:
+        #: how many more records than it serves each list reports (a lying total)
+        self.total_offset = total_offset
         self._touched: dict[tuple[str, int], str] = {}
         self._lock = threading.Lock()
 
@@ -84,6 +87,11 @@ class Shop:
                 return 404, {"error": f"no customer {customer}"}
             first = (customer - 1) * ORDERS_PER_CUSTOMER + 1
             rows = [self.order(i) for i in range(first, first + ORDERS_PER_CUSTOMER)]
+        elif parts == ["orders"]:
+            rows = [self.order(i) for i in range(1, CUSTOMERS * ORDERS_PER_CUSTOMER + 1)]
+            wanted = query.get("customer_id")
+            if wanted is not None:
+                rows = [r for r in rows if str(r["customer_id"]) in wanted]
         else:
             return None
         since = query.get("updated_since", [""])[0]
@@ -94,4 +102,5 @@ class Shop:
             rows = [r for r in rows if r["updated_at"] >= start.replace("+00:00", "Z")]
         offset = int(query.get("offset", ["0"])[0] or 0)
         limit = int(query.get("limit", ["20"])[0] or 20)
-        return 200, {"total": len(rows), "data": rows[offset : offset + limit]}
+        total = len(rows) + self.total_offset
+        return 200, {"total": total, "data": rows[offset : offset + limit]}

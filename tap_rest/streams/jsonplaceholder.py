@@ -14,6 +14,7 @@ class _JsonPlaceholderStream(TapRestStream):
 
     url_setting = "jsonplaceholder_url"
     primary_keys = ("id",)
+    total_header = "X-Total-Count"
 
     def list_paginator(self) -> GuardedPaginator:
         """Page as json-server does; it sends no Link header when one page holds everything."""

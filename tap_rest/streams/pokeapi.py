@@ -51,6 +51,7 @@ class Abilities(ByIdStream, _PokeApiStream):
     name = "abilities"
     path = "/ability/"
     records_jsonpath = "$.results[*]"
+    total_path = "$.count"
     ids_setting = "ability_ids"
     entity_path = "/ability/{id}/"
     schema = th.PropertiesList(
