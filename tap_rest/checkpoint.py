@@ -84,6 +84,9 @@ class RunProgress:
     #: records the interrupted run had received of the stream it resumes (completeness checks;
     #: absent from a STATE that did not count them, and then the resumed stream is not judged)
     received_before: dict[str, int] = field(default_factory=dict)
+    #: the bookmark the interrupted run asked the stream it resumes with: its saved page is a
+    #: page of that query, not of one with the bookmark its records have since advanced
+    since_before: dict[str, t.Any] = field(default_factory=dict)
 
     @classmethod
     def from_state(cls, state: t.Mapping[str, t.Any] | None) -> RunProgress:
@@ -100,6 +103,8 @@ class RunProgress:
         if self.current and self.current.get("stream") == stream:
             if "received" in self.current:
                 self.received_before[stream] = int(self.current["received"])
+            if "since" in self.current:
+                self.since_before[stream] = self.current["since"]
             token, self.current = token_from_state(self.current.get("next"), base), None
             return token
         return None
@@ -154,7 +159,13 @@ class Checkpoints:
         return dict(entry)
 
     def bookmark(self, stream: str, context: t.Mapping[str, t.Any] | None) -> t.Any:
-        """Return the replication key value the input STATE holds for a stream or partition."""
+        """Return the bookmark to ask a stream or partition's records from.
+
+        That is the replication key value the input STATE holds, or, for a top-level stream that
+        resumes mid-way, the one the interrupted run asked its pages with.
+        """
+        if not context and stream in self.resume_from.since_before:
+            return self.resume_from.since_before[stream]
         return self.input_entry(stream, context).get("replication_key_value")
 
     def snapshot(self) -> dict[str, t.Any]:
@@ -172,6 +183,8 @@ class Checkpoints:
         next_page: PageRequest | None,
         base: str | None = None,
         received: int | None = None,
+        *,
+        incremental: bool = False,
     ) -> None:
         """Record that every page of a top-level stream before ``next_page`` was written.
 
@@ -185,6 +198,8 @@ class Checkpoints:
         current: dict[str, t.Any] | None = {"stream": stream, "next": page} if page else None
         if current is not None and received is not None:
             current["received"] = received
+        if current is not None and incremental:
+            current["since"] = self.bookmark(stream, None)
         self.progress.current = current
         self.write()
 

@@ -125,7 +125,8 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
             if context is None:
                 token = None if paginator.finished else paginator.current_value
                 received = check.received if check else None
-                checkpoints.page_done(self.name, token, base, received)
+                incremental = bool(self.replication_key)
+                checkpoints.page_done(self.name, token, base, received, incremental=incremental)
 
     def fetch_partition(self, context: Context | None) -> list[list[dict]]:
         """Fetch every page of a partition (in a worker thread)."""

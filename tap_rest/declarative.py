@@ -216,8 +216,12 @@ def stream_class(
         "records_jsonpath": definition.get("records_path", "$[*]"),
         "replication_key": definition.get("replication_key"),
         "parent_stream_type": parent,
-        # An incremental child keeps a bookmark per parent; a full-table one, one per stream.
-        "state_partitioning_keys": None if definition.get("replication_key") and fields else [],
+        # An incremental child keeps a bookmark per parent; a full-table one, one per stream. A
+        # top-level stream has no partitions: None lets the SDK honour is_sorted (with [], it
+        # keeps every bookmark as a non-resumable progress marker).
+        "state_partitioning_keys": None
+        if parent is None or (definition.get("replication_key") and fields)
+        else [],
         "is_sorted": bool(definition.get("is_sorted", False)),
         "schema_evolution": definition.get("schema_evolution", "freeze"),
         # The offset paginator's total is the list's total: checked unless another is named.
