@@ -489,6 +489,21 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         '{"users": "evolve"}.',
     ),
     th.Property(
+        "progress_interval",
+        th.NumberType(minimum=0),
+        default=10,
+        title="Progress interval",
+        description="Seconds between two progress lines during a run (0: none).",
+    ),
+    th.Property(
+        "log_metrics",
+        th.BooleanType,
+        default=False,
+        title="Log metrics",
+        description="Log the SDK's METRIC line for every request and the start of every "
+        "partition (shown at debug level anyway).",
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         default=f"tap-rest/{__version__}",

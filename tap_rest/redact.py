@@ -190,6 +190,13 @@ class RedactingFilter(logging.Filter):
 _installed: list[Redactor] = []
 
 
+def redact_text(text: str) -> str:
+    """Return a text with the secrets of the installed redactor hidden (for lines not logged)."""
+    for current in _installed:
+        text = current(text)
+    return text
+
+
 def install_redaction(redactor: Redactor) -> None:
     """Redact every log record as it is made, whichever logger and handler, and every traceback.
 

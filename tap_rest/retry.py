@@ -295,6 +295,10 @@ class RetryPolicy:
         def describe(exc: BaseException | None) -> str:
             if isinstance(exc, RetriableAPIError):
                 return str(exc)
+            unreachable = cannot_connect(exc)
+            if unreachable:
+                url = redactor.url(getattr(getattr(exc, "request", None), "url", None) or "")
+                return f"Stream '{stream}': cannot connect to {url} ({unreachable})"
             return f"Stream '{stream}': {type(exc).__name__}: {redactor(str(exc))}"
 
         def on_retry(details: t.Any) -> None:

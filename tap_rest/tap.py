@@ -8,31 +8,28 @@ import typing as t
 from functools import cached_property
 
 from dotenv import find_dotenv, load_dotenv
-from singer_sdk import Stream, Tap
+from singer_sdk import Stream
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from singer_sdk.helpers._classproperty import classproperty
-from singer_sdk.helpers._util import load_json
-from singer_sdk.plugin_base import JSONSchemaValidator, _ConfigInput
+from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib import StateMessage
 
+from tap_rest.cli import CommandLine, error_line
 from tap_rest.config import BUILTIN_STREAMS, CONFIG_SCHEMA, config_from_env, normalised
 from tap_rest.declarative import DeclaredStream, declared_classes
 from tap_rest.errors import Interrupted
 from tap_rest.inference import Sampler
+from tap_rest.progress import Progress, quiet_logs
 from tap_rest.redact import Redactor, install_redaction
 from tap_rest.run import Run, auth_settings
-from tap_rest.shutdown import WATCHDOG, hard_exit
 from tap_rest.streams import STREAM_TYPES
-from tap_rest.validate import config_problems
+from tap_rest.validate import config_problems, unknown_settings
 from tap_rest.writer import GuardedWriter
-
-if t.TYPE_CHECKING:
-    from types import FrameType
 
 _EMPTY_SCHEMA = {"type": "object", "properties": {}}
 
 
-class TapRest(Tap):
+class TapRest(CommandLine):
     """Singer tap for REST APIs: jsonplaceholder and PokeAPI built in, any API in config."""
 
     name = "tap-rest"
@@ -74,6 +71,9 @@ class TapRest(Tap):
             pass  # the SDK's validator fills in defaults; our own names the problems
         builtin = {cls.name for cls in STREAM_TYPES}
         errors = config_problems(self._config, schema, builtin)
+        for warning in unknown_settings(self._config, schema):
+            self.logger.warning("%s", warning)
+        quiet_logs(metrics=bool(self._config.get("log_metrics")))
         if errors and raise_errors:
             raise ConfigValidationError("Config validation failed", errors=errors, schema=schema)
         return errors
@@ -130,62 +130,6 @@ class TapRest(Tap):
     def _probe(self, cls: type[DeclaredStream]) -> DeclaredStream:
         return cls(tap=self, run=self.run, schema=_EMPTY_SCHEMA)
 
-    # --- the command line ------------------------------------------------------------------
-
-    _stopping = False
-
-    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
-        """Stop at the next safe point and wake the watchdog; a second signal is ignored."""
-        if TapRest._stopping:
-            return
-        TapRest._stopping = True
-        WATCHDOG.trigger(signum)
-        GuardedWriter.guard.handle(signum)
-
-    @classmethod
-    def invoke(  # type: ignore[override]
-        cls,
-        *,
-        about: bool = False,
-        about_format: str | None = None,
-        config: _ConfigInput | None = None,
-        state: t.IO[str] | None = None,
-        catalog: t.IO[str] | None = None,
-    ) -> None:
-        """Run the tap; on SIGTERM or SIGINT, end with a STATE and exit 128 + the signal."""
-        super(Tap, cls).invoke(about=about, about_format=about_format)
-        WATCHDOG.arm()
-        # Until the tap is made (discovery sends requests), a signal ends it at once.
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda number, _: cls._early_stop(number))
-        cls.print_version(print_fn=cls.logger.info)
-        config = config or _ConfigInput()
-        try:
-            tap = cls(
-                config=config.config,
-                state=None if state is None else load_json(state.read()),
-                catalog=None if catalog is None else load_json(catalog.read()),
-                parse_env_config=config.parse_env,
-                validate_config=True,
-            )
-        except Interrupted as stop:
-            hard_exit(128 + stop.signum)
-        writer = t.cast("GuardedWriter", tap.message_writer)
-        try:
-            tap.sync()
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-            if code:
-                hard_exit(code, writer.flush)
-            raise
-
-    @classmethod
-    def _early_stop(cls, signum: int) -> None:
-        if not TapRest._stopping:
-            TapRest._stopping = True
-            WATCHDOG.trigger(signum)
-            raise Interrupted(signum)
-
     def sync(self) -> None:
         """Sync every selected stream; on a signal or a failure, exit with the last STATE out.
 
@@ -195,27 +139,29 @@ class TapRest(Tap):
         """
         self.run.stats.reset()  # what discovery sampled is no part of the run
         writer = t.cast("GuardedWriter", self.message_writer)
+        progress = Progress(self.run.stats, float(self.config.get("progress_interval", 10)))
         try:
+            progress.start()
             self.sync_all()
         except Interrupted as stop:
             # Written even when unchanged, so that the run's last message is its STATE.
             writer.write_message(StateMessage(value=self.run.checkpoints.snapshot()))
-            self.logger.error(
-                "Interrupted by %s: the last STATE covers every record written; "
-                "run again with it to resume",
-                signal.Signals(stop.signum).name,
+            error_line(
+                f"Interrupted by {signal.Signals(stop.signum).name}: the last STATE covers every "
+                "record written; run again with it to resume"
             )
             self.log_summary()
             raise SystemExit(128 + stop.signum) from None
         except FatalAPIError as exc:
             # A known failure: its message says it all, a traceback would only bury it.
-            self.logger.error("%s", exc)
+            error_line(str(exc))
             self.log_summary()
             raise SystemExit(1) from None
         except BaseException:
             self.log_summary()
             raise
         finally:
+            progress.stop()
             writer.flush()
         self.run.checkpoints.finish()
         self.log_summary()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import difflib
 import re
 import typing as t
+from urllib.parse import urlsplit
 
 from jsonpath_ng.ext import parse as parse_jsonpath
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from tap_rest.placeholders import names_in
@@ -25,6 +26,18 @@ _PAGINATOR_JSONPATHS = (
 
 
 _BODY_PATH = re.compile(r"(\$\.)?[^.\[\]*$]+(\.[^.\[\]*$]+)*")
+
+
+URLS = FormatChecker(formats=())
+
+
+@URLS.checks("uri")
+def _is_url(value: object) -> bool:
+    """Tell whether a URL setting has an http(s) scheme and a host (``127.0.0.1:8080`` has not)."""
+    if not isinstance(value, str):
+        return True
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def _where(error: ValidationError, config: t.Mapping[str, t.Any]) -> str:
@@ -102,6 +115,10 @@ def _describe(error: ValidationError, where: str, owner: str) -> list[str]:
         expected = [expected] if isinstance(expected, str) else expected
         wanted = " or ".join(e for e in expected if e != "null")
         return [f"{where}: {shown} is not {'an' if wanted[0] in 'aeiou' else 'a'} {wanted}"]
+    if kind == "format":
+        return [
+            f"{where}: {shown} is not a URL with a scheme and a host (http://... or https://...)"
+        ]
     if kind == "minItems" and not value:
         return [f"{where}: required (at least {error.validator_value})"]
     message = error.message if shown != "the value" else error.message.replace(repr(value), "")
@@ -118,7 +135,8 @@ def schema_problems(schema: t.Mapping[str, t.Any], config: t.Mapping[str, t.Any]
         return first, ".".join(map(str, path))
 
     problems: list[str] = []
-    for error in sorted(Draft202012Validator(schema).iter_errors(config), key=position):
+    validator = Draft202012Validator(schema, format_checker=URLS)
+    for error in sorted(validator.iter_errors(config), key=position):
         problems += _describe(error, _where(error, config), "")
     return problems
 
@@ -285,4 +303,15 @@ def config_problems(
                 f"{setting}: unknown stream(s) {', '.join(map(repr, unknown))}; "
                 f"known streams: {', '.join(sorted(str(k) for k in known))}"
             )
-    return problems
+    # A key may hold a line break: a problem stays one line.
+    return [p.replace("\r", "\\r").replace("\n", "\\n") for p in problems]
+
+
+def unknown_settings(config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any]) -> list[str]:
+    """Return a warning for each setting the tap does not know, with the closest known one."""
+    known = list(schema.get("properties", {}))
+    return [
+        f"{key}: not a setting of tap-rest, ignored{_suggest(key, known)}"
+        for key in config
+        if key not in known
+    ]

@@ -78,7 +78,7 @@ def test_on_incomplete_fail_exits_1_naming_the_stream_and_both_numbers(tmp_path)
     with Sandbox(total_offset=1) as sb:
         run = only([items(sb)], {"jsonplaceholder_url": sb.url}, tmp_path)
     assert run.returncode == 1
-    errors = [line for line in run.stderr.splitlines() if "ERROR" in line and "reported" in line]
+    errors = [line for line in run.stderr.splitlines() if "error:" in line and "reported" in line]
     assert len(errors) == 1, run.stderr[-3000:]
     assert errors[0].endswith(
         "Stream 'items': received 30 records, but the API reported 31 (1 missing); "

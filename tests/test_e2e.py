@@ -36,7 +36,7 @@ def meltano() -> Path:
 
 
 def meltano_run(
-    meltano: Path, sandbox: Sandbox, *args: str, **env: str
+    meltano: Path, sandbox: Sandbox, *args: str, check: bool = True, **env: str
 ) -> subprocess.CompletedProcess:
     environ = {
         **os.environ,
@@ -54,7 +54,8 @@ def meltano_run(
         timeout=900,
         check=False,
     )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc
 
 
@@ -265,3 +266,36 @@ def test_fields_that_appear_late_reach_postgres_whole(meltano, sandbox) -> None:
         assert gifts == [["3", "O-40"]]
     finally:
         psql(f'drop schema if exists "{schema}" cascade')
+
+
+@pytest.mark.parametrize(
+    ("env", "line"),
+    [
+        (
+            {"TAP_REST_PAGE_SIZE": "-5"},
+            "tap-rest: error: page_size: -5 is less than the minimum of 1",
+        ),
+        (
+            {"TAP_REST_JSONPLACEHOLDER_URL": "http://127.0.0.1:9"},
+            "tap-rest: error: cannot connect to http://127.0.0.1:9/",
+        ),
+    ],
+)
+def test_a_mistake_through_meltano_run_is_the_same_one_line(
+    meltano, sandbox, tmp_path, env, line
+) -> None:
+    proc = meltano_run(
+        meltano,
+        sandbox,
+        f"--state-id-suffix=e2e-{uuid.uuid4().hex[:8]}",
+        "tap-rest",
+        "target-jsonl",
+        check=False,
+        TARGET_JSONL_DESTINATION_PATH=str(tmp_path),
+        TAP_REST__SELECT=json.dumps(["users.*"]),
+        **env,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert line in output, output[-3000:]
+    assert "Traceback" not in output.split(line)[0][-2000:]

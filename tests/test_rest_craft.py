@@ -71,6 +71,8 @@ def test_a_post_search_of_1000_records_pages_100_at_a_time_by_search_after(tmp_p
         "stream": "events",
         "next": {"url": None, "params": [], "body": [["search_after", last]]},
         "received": 100,
+        # the bookmark this run's pages are asked with (none: a first run)
+        "since": None,
     }
 
 
