@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import threading
+import time
 import typing as t
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -86,3 +89,60 @@ def full_run(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> TapR
     run = run_tap(tmp_path_factory.mktemp("full"), config)
     assert run.returncode == 0, run.stderr[-3000:]
     return run
+
+
+def interrupt(
+    config: dict,
+    tmp_path: Path,
+    *,
+    after_lines: int,
+    after_seconds: float = 60,
+    sig: int = signal.SIGTERM,
+) -> dict:
+    """Run the tap, reading its output as a target would, and signal it after some lines.
+
+    Say how it ended: exit code, seconds from the signal to the exit, messages, stderr.
+    """
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tap_rest", "--config", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    errors: list[str] = []
+    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
+    drain.start()
+    lines: list[str] = []
+    sent: list[float] = []
+
+    def kill_later() -> None:
+        time.sleep(after_seconds)
+        if not sent and proc.poll() is None:
+            sent.append(time.monotonic())
+            proc.send_signal(sig)
+
+    threading.Thread(target=kill_later, daemon=True).start()
+    for line in proc.stdout:
+        lines.append(line)
+        if len(lines) == after_lines and not sent:
+            sent.append(time.monotonic())
+            proc.send_signal(sig)
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    took = time.monotonic() - sent[0] if sent else 0.0
+    drain.join(timeout=10)
+    messages = [json.loads(line) for line in lines]
+    return {
+        "code": proc.returncode,
+        "seconds": took,
+        "messages": messages,
+        "last": messages[-1] if messages else None,
+        "stderr": errors[0] if errors else "",
+    }

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 from collections import Counter
 
@@ -15,7 +13,7 @@ import pytest
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.auth import AuthSpec
 from tap_rest.sandbox.faults import FaultSpec
-from tests.conftest import DEFAULT_COUNTS, TapRun, run_tap
+from tests.conftest import DEFAULT_COUNTS, TapRun, interrupt, run_tap
 from tests.test_catalog import discover, select
 
 FAST_RETRIES = {"max_tries": 15, "backoff_factor": 0.01, "max_wait": 0.1}
@@ -175,27 +173,9 @@ def test_the_summary_has_a_line_per_stream(full_run) -> None:
 
 
 def _kill_mid_run(tmp_path, config: dict, records: int, sig: int) -> tuple[int, list[dict], str]:
-    """Run the tap, reading its output as a target would, and signal it after some records."""
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tap_rest", "--config", str(tmp_path / "config.json")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    errors: list[str] = []
-    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
-    drain.start()
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if len(lines) == records:
-            proc.send_signal(sig)
-    proc.wait(timeout=120)
-    drain.join(timeout=30)
-    return proc.returncode, [json.loads(line) for line in lines], errors[0]
+    """Run the tap, reading its output as a target would, and signal it after some lines."""
+    ended = interrupt(config, tmp_path, after_lines=records, sig=sig)
+    return ended["code"], ended["messages"], ended["stderr"]
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])

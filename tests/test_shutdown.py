@@ -2,66 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
-import threading
-import time
 
 import pytest
 
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.faults import FaultSpec
+from tests.conftest import interrupt
 
 #: the acceptance asks for 100; TAP_REST_SIGTERM_TRIALS lowers it while developing
 TRIALS = int(os.environ.get("TAP_REST_SIGTERM_TRIALS", "100"))
-
-
-def interrupt(config: dict, tmp_path, *, after_lines: int, after_seconds: float = 60) -> dict:
-    """Run the tap, SIGTERM it after some output lines (or seconds); say how it ended."""
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tap_rest", "--config", str(path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    errors: list[str] = []
-    drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)
-    drain.start()
-    lines: list[str] = []
-    sent: list[float] = []
-
-    def kill_later() -> None:
-        time.sleep(after_seconds)
-        if not sent and proc.poll() is None:
-            sent.append(time.monotonic())
-            proc.send_signal(signal.SIGTERM)
-
-    threading.Thread(target=kill_later, daemon=True).start()
-    for line in proc.stdout:
-        lines.append(line)
-        if len(lines) == after_lines and not sent:
-            sent.append(time.monotonic())
-            proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    took = time.monotonic() - sent[0] if sent else 0.0
-    drain.join(timeout=10)
-    return {
-        "code": proc.returncode,
-        "seconds": took,
-        "last": json.loads(lines[-1]) if lines else None,
-        "stderr": errors[0] if errors else "",
-    }
 
 
 def test_sigterm_always_ends_within_seconds_with_143(tmp_path) -> None:
