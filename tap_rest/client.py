@@ -9,7 +9,7 @@ import requests
 from singer_sdk.helpers._util import utc_now
 
 from tap_rest.completeness import ChecksCompleteness
-from tap_rest.errors import SkippedStatusError
+from tap_rest.errors import APIStatusError, SkippedStatusError
 from tap_rest.output import StreamOutput
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
 from tap_rest.prefetch import children_ahead
@@ -32,6 +32,10 @@ def _query_value(value: t.Any) -> t.Any:
     if isinstance(value, list):
         return [_query_value(v) for v in value]
     return value
+
+
+#: what many APIs answer a page past the end with (DRF's 404 "Invalid page.", a 400 or a 416)
+PAST_THE_END = frozenset({400, 404, 416, 422})
 
 
 class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
@@ -161,6 +165,12 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 except SkippedStatusError as skip:
                     self.logger.warning("%s (skipped, as skip_statuses asks)", skip)
                     stats.add(self.name, skipped=1)
+                    return
+                except APIStatusError as exc:
+                    if not paginator.probing or exc.status_code not in PAST_THE_END:
+                        raise
+                    # Django REST Framework answers a page past the last with 404.
+                    self.logger.info("%s: taken for the end of the list", exc)
                     return
                 counter.increment()
                 self.update_sync_costs(prepared, response, context)

@@ -128,7 +128,7 @@ class OAuthToken(OAuthAuthenticator):
             self.on_secret(str(token))
         self._accept(answer)
         self.access_token = str(token)
-        self.expires_in = int(lifetime) if lifetime else None
+        self.expires_in = _seconds(lifetime)
         self.expires_at = (
             started + self.expires_in - min(self.refresh_margin, self.expires_in / 2)
             if self.expires_in
@@ -290,3 +290,15 @@ class OAuth2RefreshToken(OAuthToken):
             f"auth: the OAuth token endpoint {endpoint} refused to refresh the token of "
             f"client_id {self.client_id!r}: {_answer(response)}"
         )
+
+
+def _seconds(value: t.Any) -> int | None:
+    """Read a token's ``expires_in`` (a number, or its text: "3599" or "3599.5"), else None.
+
+    A token whose lifetime cannot be read is used until the API refuses it (401).
+    """
+    try:
+        seconds = int(float(value))
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None

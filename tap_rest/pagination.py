@@ -127,6 +127,9 @@ class GuardedPaginator(BaseAPIPaginator[PageRequest]):
         self.max_pages = max_pages
         #: whether paging stopped at max_pages while the API had more
         self.capped = False
+        #: whether the page asked for is only a guess past what the API said it has (after a
+        #: short page without a total, say): many APIs answer such a page with 404 or 400
+        self.probing = False
         self._seen: set[PageRequest] = {self._value}
 
     def resume_at(self, page: PageRequest) -> None:
@@ -293,6 +296,7 @@ class OffsetPaginator(GuardedPaginator):
             return self._page(offset) if received >= int(used) else None
         if self.stop_on_short_page and received < self.page_size:
             return None
+        self.probing = received < self.page_size
         return self._page(offset)
 
 
@@ -329,6 +333,7 @@ class PageNumberPaginator(GuardedPaginator):
         total_pages = _first(self.total_pages_path, body) if self.total_pages_path else None
         if total_pages is not None and page >= int(total_pages):
             return None
+        self.probing = total_pages is None
         return self._page(page + 1)
 
 

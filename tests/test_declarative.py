@@ -405,3 +405,50 @@ def test_a_sorted_incremental_stream_resumed_mid_way_loses_nothing(tmp_path) -> 
     assert second.returncode == 0, second.stderr[-2000:]
     rest = [r["id"] for r in second.records["customers"]]
     assert sorted(set(first) | set(rest)) == list(range(1, 51))
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("/generic/page-nototal?total=30&strict=1", "$.data[*]", {"type": "page", "page_size": 10}),
+        (
+            "/generic/offset-nototal?total=1000&max_limit=100&strict=1",
+            "$.items[*]",
+            {"type": "offset", "page_size": 250},
+        ),
+    ],
+)
+def test_an_api_that_errs_on_a_page_past_the_end_ends_the_list(
+    tmp_path, config, sandbox, case
+) -> None:
+    # Django REST Framework answers a page past the last with 404, others with 400.
+    path, records_path, paginator = case
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": path,
+        "records_path": records_path,
+        "primary_keys": ["id"],
+        "paginator": paginator,
+    }
+    run = only([stream], config, tmp_path)
+    assert run.returncode == 0, run.stderr[-2000:]
+    total = 30 if "total=30" in path else 1000
+    assert [r["id"] for r in run.records["items"]] == list(range(1, total + 1))
+
+
+def test_an_error_on_a_page_the_api_said_it_has_is_still_an_error(
+    tmp_path, config, sandbox
+) -> None:
+    # With a total, a page past the end is never asked: a 4xx is a real failure.
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": "/status/404/items",
+        "primary_keys": ["id"],
+        "paginator": {"type": "page", "page_size": 10},
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    run = only([stream], config, tmp_path)
+    assert run.returncode == 1
+    assert "returned 404" in run.stderr

@@ -11,6 +11,7 @@ import typing as t
 import pytest
 
 from tap_rest.errors import AuthError
+from tap_rest.oauth import _seconds
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.auth import AuthSpec
 from tap_rest.sandbox.faults import FaultSpec
@@ -203,3 +204,19 @@ def test_an_access_token_refused_before_its_time_is_refreshed_once_for_all_threa
     assert 2 <= refreshes <= unauthorized + 1, "threads refused one token share its successor"
     assert refused == 0, "no rotated refresh token was spent twice"
     assert "fetching a new OAuth token and retrying once" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        (3600, 3600),
+        ("3600", 3600),
+        ("3599.5", 3599),
+        (59.9, 59),
+        (None, None),
+        ("soon", None),
+        (0, None),
+    ],
+)
+def test_a_token_lifetime_is_read_whatever_its_form(value, seconds) -> None:
+    assert _seconds(value) == seconds

@@ -101,10 +101,13 @@ def respond(
 
     cap = _int(query, "max_limit", 0) or None
     echoes = query.get("echo", ["0"])[0] == "1"
+    strict = query.get("strict", ["0"])[0] == "1"
 
     if style in ("offset", "offset-nototal", "next"):
         offset, limit = max(_int(query, "offset", 0), 0), max(_int(query, "limit", 10), 0)
         limit = min(limit, cap) if cap else limit
+        if strict and offset >= max(total, 1):
+            return 400, {"error": f"offset {offset} is past the end"}, []
         page = rows(offset, limit)
         echo = {"limit": limit} if echoes else {}
         if style == "offset":
@@ -139,6 +142,8 @@ def respond(
 
     number, per_page = max(_int(query, "page", 1), 1), max(_int(query, "per_page", 10), 1)
     per_page = min(per_page, cap) if cap else per_page
+    if strict and number > max(-(-total // per_page), 1):
+        return 404, {"detail": "Invalid page."}, []
     page = rows((number - 1) * per_page, per_page)
     last = max(-(-total // per_page), 1)
     if style == "page":
