@@ -117,7 +117,9 @@ class Records:
         return node
 
     def of(self, response: requests.Response) -> list[dict]:
-        """Return the records of a response, each an object."""
+        """Return the records of a response, each an object (none in a 204 No Content)."""
+        if response.status_code == HTTPStatus.NO_CONTENT:
+            return []
         body = body_of(response)
         if self.keys is None:
             records = list(extract_jsonpath(self.jsonpath, body))

@@ -53,6 +53,14 @@ def test_a_body_of_the_wrong_shape_is_a_named_error(tmp_path, body, records_path
     assert not run.of_type("RECORD")
 
 
+def test_no_content_is_an_empty_page(tmp_path) -> None:
+    with Sandbox() as sb:
+        sb.server.canned["things"] = (204, [], b"")
+        run = run_tap(tmp_path, declared(sb))
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert not run.of_type("RECORD")
+
+
 def test_an_empty_collection_left_out_is_an_empty_page(tmp_path) -> None:
     # HAL leaves _embedded out when a collection is empty.
     with Sandbox() as sb:
