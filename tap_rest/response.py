@@ -78,7 +78,8 @@ def _kind(value: t.Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, dict):
-        return "an object"
+        keys = ", ".join(list(value)[:8])
+        return f"an object (keys: {keys})" if keys else "an empty object"
     if isinstance(value, list):
         return "a list"
     return f"a {type(value).__name__} ({value!r:.40})"

@@ -29,7 +29,11 @@ def declared(sb: Sandbox, records_path: str = "$[*]") -> dict:
     ("body", "records_path", "expected"),
     [
         (None, "$[*]", "returned 200 with null where a list of records was expected"),
-        ({"id": 1}, "$[*]", "returned 200 with an object where a list of records was expected"),
+        (
+            {"id": 1},
+            "$[*]",
+            "returned 200 with an object (keys: id) where a list of records was expected",
+        ),
         (["a"], "$[*]", "with record #1 a str ('a'), not an object"),
         ([{"id": 1}, None], "$[*]", "with record #2 null, not an object"),
         ({"data": None}, "$.data[*]", "with null where a list of records was expected"),
@@ -74,7 +78,11 @@ def test_an_empty_collection_left_out_is_an_empty_page(tmp_path) -> None:
     ("path", "body", "expected"),
     [
         ("posts", [{"userId": 1, "title": "no id"}], "Stream 'posts': a record has no 'id'"),
-        ("posts/1/comments", {"id": 1}, "an object where a list of records was expected"),
+        (
+            "posts/1/comments",
+            {"id": 1},
+            "an object (keys: id) where a list of records was expected",
+        ),
         ("posts/1/comments", None, "null where a list of records was expected"),
     ],
 )
