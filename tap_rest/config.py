@@ -542,6 +542,7 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
     th.Property(
         "apis",
         th.ObjectType(additional_properties=API),
+        secret=True,
         title="APIs",
         description="Named APIs for the streams setting: base_url, auth, headers and "
         "requests_per_second shared by their streams.",

@@ -7,7 +7,7 @@ import typing as t
 from functools import cached_property
 
 from tap_rest.client import TapRestStream
-from tap_rest.incremental import already_written, note_written, seen_at_bookmark
+from tap_rest.incremental import already_written, digest, note_written, seen_at_bookmark
 from tap_rest.pagination import (
     BodyNextLinkPaginator,
     CursorPaginator,
@@ -78,6 +78,8 @@ class DeclaredStream(TapRestStream):
 
     definition: t.ClassVar[dict[str, t.Any]]
     api: t.ClassVar[dict[str, t.Any]]
+    #: the digest of the record being written (taken before output moves anything)
+    _content = ""
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -145,7 +147,7 @@ class DeclaredStream(TapRestStream):
         return t.cast("dict", data)
 
     def _bookmark(self, context: Context | None) -> t.Any:
-        if not self.replication_key:
+        if not self.incremental:
             return None
         return self.run.checkpoints.bookmark(self.name, context)
 
@@ -166,21 +168,28 @@ class DeclaredStream(TapRestStream):
         """Keep the parent values this stream maps (its partition key and STATE key)."""
         return parent_values(self.name, self._parent_fields, context)
 
+    @property
+    def incremental(self) -> bool:
+        """Tell whether this run reads the stream incrementally (a catalog may force full table)."""
+        return bool(self.replication_key) and self.replication_method == "INCREMENTAL"
+
     def post_process(self, row: Record, context: Context | None = None) -> Record | None:
         """Carry the parent's values into the record; skip one written on the bookmark already."""
         if context:
             for key, value in context.items():
                 row.setdefault(key, value)
-        if self.replication_key:
+        if self.incremental:
             entry = self.run.checkpoints.input_entry(self.name, context)
             if already_written(
                 row,
-                replication_key=self.replication_key,
+                replication_key=t.cast("str", self.replication_key),
                 primary_keys=self.primary_keys or (),
                 bookmark=entry.get("replication_key_value"),
                 seen=seen_at_bookmark(entry),
             ):
                 return None
+            # What the record holds now, before output moves anything (the next run compares).
+            self._content = digest(row)
         return row
 
     def _increment_stream_state(
@@ -188,12 +197,13 @@ class DeclaredStream(TapRestStream):
     ) -> None:
         """Advance the bookmark, and keep the keys of the records written on it."""
         super()._increment_stream_state(latest_record, context=context)
-        if self.replication_key:
+        if self.incremental:
             note_written(
                 self.get_context_state(context),
                 latest_record,
-                replication_key=self.replication_key,
+                replication_key=t.cast("str", self.replication_key),
                 primary_keys=self.primary_keys or (),
+                content=self._content,
             )
 
 

@@ -64,7 +64,7 @@ def gaps(schema: t.Mapping[str, t.Any], value: t.Any, path: str = "") -> list[Ga
             sub = properties.get(key)
             if sub is not None:
                 found += gaps(sub, item, _join(path, key))
-            elif not schema.get("additionalProperties"):
+            elif item is not None and not schema.get("additionalProperties"):
                 found.append(Gap(_join(path, key), "field", _JSON_TYPES.get(type(item), "string")))
     elif kind == "array" and isinstance(schema.get("items"), dict):
         for item in value:
@@ -74,30 +74,70 @@ def gaps(schema: t.Mapping[str, t.Any], value: t.Any, path: str = "") -> list[Ga
     return found
 
 
+def drop_unknown_nulls(schema: t.Mapping[str, t.Any], record: dict[str, t.Any]) -> None:
+    """Remove the null fields a schema does not know, nested ones too: nothing is lost."""
+    properties = schema.get("properties")
+    if properties is None or schema.get("additionalProperties"):
+        return
+    for key in list(record):
+        value, sub = record[key], properties.get(key)
+        if sub is None:
+            if value is None:
+                del record[key]
+        elif isinstance(value, dict):
+            drop_unknown_nulls(sub, value)
+
+
 def variant_name(field: str, value: t.Any) -> str:
     """Return the field that holds a value of another type than ``field``'s."""
     return f"{field}__v_{_JSON_TYPES.get(type(value), 'string')}"
 
 
-def evolve(schema: dict[str, t.Any], record: dict[str, t.Any]) -> dict[str, t.Any]:
+class FixedFieldError(ValueError):
+    """A key property (or the replication key) holds a value of another type than its own."""
+
+    def __init__(self, field: str, value: t.Any, schema: t.Mapping[str, t.Any]) -> None:
+        kind = _JSON_TYPES.get(type(value), "string")
+        super().__init__(
+            f"field '{field}' holds a {kind} ({value!r:.40}) where its schema says "
+            f"{schema.get('type')}: a key cannot move to a variant field; declare its type in "
+            "the stream's schema"
+        )
+
+
+def _null_only(schema: t.Mapping[str, t.Any]) -> bool:
+    types = schema.get("type")
+    return types == "null" or (isinstance(types, list) and set(types) <= {"null"} and types != [])
+
+
+def evolve(
+    schema: dict[str, t.Any], record: dict[str, t.Any], fixed: t.Collection[str] = ()
+) -> dict[str, t.Any]:
     """Return the schema grown to hold the record, moving its values of other types (in place).
 
-    Fields the schema lacks become nullable properties; a value whose type its field does not
-    admit (or an array whose items do not fit) moves to its variant field; a nested object that
-    does not fit widens where it is.
+    Fields the schema lacks become nullable properties (a field that is only null so far is
+    left out: there is nothing to keep); a value whose type its field does not admit (or an
+    array whose items do not fit) moves to its variant field; a nested object that does not
+    fit, or a field that was only ever null, widens where it is. A ``fixed`` field (a key) never
+    moves: a value of another type there raises ``FixedFieldError``.
     """
     properties = dict(schema.get("properties", {}))
     for key in list(record):
         value = record[key]
         sub = properties.get(key)
         if sub is None:
-            if not schema.get("additionalProperties"):
+            if value is None:
+                del record[key]  # no column for it yet, and nothing to lose
+            elif not schema.get("additionalProperties"):
                 properties[key] = nullable(schema_of(value))
             continue
         found = gaps(sub, value, key)
         if not found:
             continue
-        if any(g.path == key or g.path.startswith(f"{key}[]") for g in found):
+        moves = any(g.path == key or g.path.startswith(f"{key}[]") for g in found)
+        if moves and key in fixed:
+            raise FixedFieldError(key, value, sub)
+        if moves and not _null_only(sub):
             variant = variant_name(key, value)
             record[variant] = record.pop(key)
             target = properties.get(variant)

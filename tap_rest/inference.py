@@ -75,9 +75,12 @@ def infer_schema(records: t.Iterable[dict], primary_keys: t.Sequence[str]) -> di
     merged: dict[str, t.Any] | None = None
     for record in records:
         merged = merge(merged, schema_of(record))
+    # A field only ever null in the sample says nothing of its type: left out, it is added by
+    # schema evolution with its type when a value comes (a null-typed column could not take it).
     properties = {
         name: prop if name in primary_keys else nullable(prop)
         for name, prop in (merged or {}).get("properties", {}).items()
+        if prop.get("type") != ["null"]
     }
     return {"type": "object", "properties": properties, "required": list(primary_keys)}
 

@@ -8,7 +8,8 @@ from functools import cached_property
 from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
 
-from tap_rest.evolution import evolve, gaps
+from tap_rest.errors import BodyShapeError
+from tap_rest.evolution import FixedFieldError, drop_unknown_nulls, evolve, gaps
 from tap_rest.response import keyless
 from tap_rest.writer import GuardedWriter, fast_path_check
 
@@ -75,6 +76,7 @@ class StreamOutput(Stream):
             self.state_manager.is_flushed = False
             stats.records += 1
             return
+        drop_unknown_nulls(self.effective_schema, record)
         found = gaps(self.effective_schema, record)
         if found and self.evolves:
             self._evolve(record)
@@ -87,12 +89,19 @@ class StreamOutput(Stream):
 
     def _evolve(self, record: Record) -> None:
         """Grow the schema to hold the record (sent again, before it), moving variant values."""
-        schema = evolve(self.effective_schema, record)
+        fixed = {
+            *(self.primary_keys or ()),
+            *([self.replication_key] if self.replication_key else []),
+        }
+        try:
+            schema = evolve(self.effective_schema, record, fixed)
+        except FixedFieldError as exc:
+            raise BodyShapeError(f"Stream '{self.name}': {exc}") from None
         if schema == self.effective_schema:
             return
-        self._schema = schema
-        if self._input_schema is not None:
-            self._input_schema = schema
+        # The SDK conforms records to effective_schema (the catalog's, else the stream's): both
+        # are set, as the stream's own may be a class attribute that shadows _schema.
+        self._schema = self._input_schema = schema
         self._tap.mapper.register_raw_stream_schema(self.name, schema, self.primary_keys)
         self._stream_maps = None
         self.__dict__.pop("_fast_check", None)

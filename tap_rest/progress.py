@@ -24,6 +24,8 @@ _CHATTER = frozenset(
         "Beginning sync of '%s' in %s mode with context keys: %s",
         "Added '%s' as child stream to '%s'",
         "Skipping parse of env var settings...",
+        # tap-rest's checkpoints resume any stream, sorted or not.
+        "Stream is assumed to be unsorted, progress is not resumable if interrupted",
         # The failure itself follows, in one line naming what and where.
         "An unhandled error occurred while syncing '%s'",
     }

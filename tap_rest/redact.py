@@ -34,6 +34,17 @@ REDACTED = "REDACTED"
 _MIN_SECRET_LENGTH = 4
 
 
+#: the name of a header or parameter that carries a credential (``X-Auth-Token``, ``apikey``)
+CREDENTIAL_NAME = re.compile(r"auth|token|key|secret|signature|session|cookie|password", re.I)
+
+
+def credential_values(named: t.Mapping[str, t.Any] | None) -> list[str]:
+    """Return the values of the headers or parameters whose names say they hold a credential."""
+    if not isinstance(named, t.Mapping):
+        return []
+    return [str(v) for k, v in named.items() if CREDENTIAL_NAME.search(str(k)) and v]
+
+
 def secret_values(auth: t.Mapping[str, t.Any] | None) -> list[str]:
     """Return the secret values of an ``auth`` setting, longest first."""
     values = {str(auth[f]) for f in SECRET_FIELDS if auth and auth.get(f)}
@@ -135,11 +146,16 @@ class Redactor:
         self.pieces = self.pieces | pieces
 
     @classmethod
-    def for_auths(cls, auths: t.Iterable[t.Mapping[str, t.Any]]) -> Redactor:
-        """Return the redactor of a run whose ``auth`` settings are these."""
+    def for_auths(
+        cls, auths: t.Iterable[t.Mapping[str, t.Any]], others: t.Iterable[str] = ()
+    ) -> Redactor:
+        """Return the redactor of a run whose ``auth`` settings (and other secrets) are these."""
         auths = list(auths)
         return cls(
-            [value for auth in auths for value in [*secret_values(auth), *_pairs(auth)]],
+            [
+                *(value for auth in auths for value in [*secret_values(auth), *_pairs(auth)]),
+                *others,
+            ],
             [str(a["name"]) for a in auths if a.get("location") == "query" and a.get("name")],
         )
 

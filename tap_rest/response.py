@@ -58,7 +58,7 @@ def decode(response: requests.Response, stream: str, redactor: Redactor) -> None
         return
     content_type = response.headers.get("Content-Type", "")
     try:
-        setattr(response, _BODY, msgspec.json.decode(response.content))
+        setattr(response, _BODY, _loads(response.content))
     except msgspec.DecodeError as exc:
         here = where(stream, response, redactor)
         if "json" in content_type.lower() or not content_type:
@@ -72,6 +72,20 @@ def decode(response: requests.Response, stream: str, redactor: Redactor) -> None
             f"(Content-Type: {content_type}): {excerpt(response.text, redactor)!r}"
         )
         raise FatalAPIError(msg) from exc
+
+
+def _loads(content: bytes) -> t.Any:
+    """Decode JSON; a whole body that only strict JSON refuses (``NaN``) is read as Python does.
+
+    Python APIs often write ``NaN`` and ``Infinity``; such a body is whole, not cut short.
+    """
+    try:
+        return msgspec.json.decode(content)
+    except msgspec.DecodeError:
+        try:
+            return json.loads(content)
+        except ValueError:
+            raise msgspec.DecodeError("undecodable JSON") from None
 
 
 def _kind(value: t.Any) -> str:

@@ -110,10 +110,22 @@ DEFAULT_LIMIT_PATTERN = (
 )
 
 
+#: failures that mean the host was never reached, and how to say so
+_UNREACHABLE: tuple[tuple[type[Exception], str], ...] = (
+    (requests.exceptions.ConnectTimeout, "connection timed out"),
+    (
+        requests.exceptions.SSLError,
+        "TLS handshake failed: a certificate or protocol the client does not accept",
+    ),
+    (requests.exceptions.ProxyError, "the proxy refused or failed"),
+)
+
+
 def cannot_connect(exc: BaseException | None) -> str | None:
-    """Return why a request never reached its host (refused, unknown host), else None."""
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return "connection timed out"
+    """Return why a request never reached its host (refused, unknown host, TLS), else None."""
+    for kind, why in _UNREACHABLE:
+        if isinstance(exc, kind):
+            return why
     if not isinstance(exc, requests.exceptions.ConnectionError) or not exc.args:
         return None
     reason = getattr(exc.args[0], "reason", None)
@@ -145,7 +157,11 @@ class LimitRules:
         status = response.status_code
         if status < HTTPStatus.BAD_REQUEST:
             return False
-        if status in self.statuses or rate_limit_wait(response.headers) is not None:
+        if (
+            status in self.statuses
+            or rate_limit_wait(response.headers) is not None
+            or retry_after_seconds(response) is not None
+        ):
             return True
         if status >= HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.NOT_FOUND:
             return False

@@ -13,13 +13,35 @@ from tap_rest.checkpoint import Checkpoints
 from tap_rest.config import DEFAULT_CONCURRENCY
 from tap_rest.prefetch import Prefetcher
 from tap_rest.ratelimit import RateLimiter
-from tap_rest.redact import Redactor
+from tap_rest.redact import Redactor, credential_values
 from tap_rest.retry import LimitRules, RetryPolicy
 from tap_rest.scope import Scope, ScopedSession
 from tap_rest.stats import RunStats
 
 if t.TYPE_CHECKING:
     from singer_sdk.authenticators import APIAuthenticatorBase
+
+
+def run_redactor(config: t.Mapping[str, t.Any]) -> Redactor:
+    """Return what keeps a config's secrets out of the output.
+
+    That is its auth settings, and the headers and parameters whose names say they hold a
+    credential (``X-Auth-Token``, ``apikey``).
+    """
+    apis: dict[str, t.Any] = config["apis"] if isinstance(config.get("apis"), dict) else {}
+    streams: list[t.Any] = config["streams"] if isinstance(config.get("streams"), list) else []
+    holders = [
+        *(a for a in apis.values() if isinstance(a, dict)),
+        *(d for d in streams if isinstance(d, dict)),
+    ]
+    others = [
+        value
+        for holder in holders
+        for named in (holder.get("headers"), holder.get("params"))
+        for value in credential_values(named)
+    ]
+    others += [v for p in (config.get("query_params") or {}).values() for v in credential_values(p)]
+    return Redactor.for_auths(auth_settings(config), others)
 
 
 def auth_settings(config: t.Mapping[str, t.Any]) -> list[dict[str, t.Any]]:
@@ -48,7 +70,7 @@ class Run:
         self.stats = RunStats()
         self.retry = RetryPolicy.from_config(config)
         #: what keeps this run's secrets out of logs; secrets issued later are added to it
-        self.redactor = redactor or Redactor.for_auths(auth_settings(config))
+        self.redactor = redactor or run_redactor(config)
         self.checkpoints = Checkpoints(state, write_state, self.redactor.sensitive_params)
         #: the APIs (their ``api_key``) that have answered at least once in this run
         self.answered: set[str] = set()
@@ -119,8 +141,9 @@ class Run:
         """Return the origin an API's credentials are scoped to, and the hosts it may lead to."""
         key = (api, base_url)
         if key not in self._scopes:
-            allowed = self.api(api).get("allowed_hosts") or self.config.get("allowed_hosts") or ()
-            self._scopes[key] = Scope(base_url, allowed)
+            # A named API lists its own; the top-level setting is for the others.
+            allowed = (self.api(api) if api else self.config).get("allowed_hosts") or ()
+            self._scopes[key] = Scope(base_url, allowed, self.redactor.sensitive_params)
         return self._scopes[key]
 
     def limit_rules(self, api: str | None) -> LimitRules:

@@ -33,9 +33,13 @@ def same_origin(base: str, url: str) -> bool:
 class Scope:
     """An API's origin, and the other hosts its links may lead to (without credentials)."""
 
-    def __init__(self, base_url: str, allowed_hosts: t.Iterable[str] = ()) -> None:
+    def __init__(
+        self, base_url: str, allowed_hosts: t.Iterable[str] = (), sensitive: t.Iterable[str] = ()
+    ) -> None:
         self.base_url = base_url
         self.allowed = {h.lower().rstrip("/") for h in allowed_hosts}
+        #: query parameters that may carry a credential (the API key's name among them)
+        self.sensitive = tuple(sensitive)
 
     def owns(self, url: str) -> bool:
         """Tell whether a request to this URL may carry the API's credentials."""
@@ -68,6 +72,8 @@ class Scope:
         for name in list(request.headers):
             if name.lower() not in _PLAIN_HEADERS:
                 del request.headers[name]
+        # A next link may echo the API key in its query: it goes no further than its API.
+        request.url = without_secrets(url, self.sensitive)
         return False
 
 

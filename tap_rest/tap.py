@@ -21,7 +21,7 @@ from tap_rest.errors import Interrupted
 from tap_rest.inference import Sampler
 from tap_rest.progress import Progress, quiet_logs
 from tap_rest.redact import Redactor, install_redaction
-from tap_rest.run import Run, auth_settings
+from tap_rest.run import Run, run_redactor
 from tap_rest.streams import STREAM_TYPES
 from tap_rest.validate import config_problems, unknown_settings
 from tap_rest.writer import GuardedWriter
@@ -59,7 +59,7 @@ class TapRest(CommandLine):
     @cached_property
     def redactor(self) -> Redactor:
         """Return what keeps this run's secrets out of every log line (installed at validation)."""
-        return Redactor.for_auths(auth_settings(self.config))
+        return run_redactor(self.config)
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         """Fill in defaults, then check the whole config at once, each problem named."""

@@ -158,7 +158,7 @@ def fast_path_check(stream: Stream) -> t.Callable[[dict], bool] | None:
     That is when nothing transforms them: a flat schema, no stream map, no flattening, every
     property selected, no record version. Each record is still checked against the types.
     """
-    types = flat_types(stream.schema)
+    types = flat_types(stream.effective_schema)
     maps = stream.stream_maps
     if (
         types is None

@@ -98,3 +98,14 @@ def test_built_in_streams_name_a_wrong_body_too(tmp_path, path, body, expected) 
     assert run.returncode == 1
     assert expected in run.stderr, run.stderr[-1500:]
     assert "Traceback" not in run.stderr
+
+
+def test_a_whole_body_with_nan_is_read_not_retried(tmp_path) -> None:
+    # Python APIs write NaN and Infinity, which strict JSON refuses: the body is whole.
+    with Sandbox() as sb:
+        sb.server.canned["things"] = (200, JSON, b'[{"id": 1, "name": "x", "score": NaN}]')
+        run = run_tap(tmp_path, declared(sb))
+        asked = sum(sb.server.requests.values())
+    assert run.returncode == 0, run.stderr[-1500:]
+    assert [r["id"] for r in run.records["things"]] == [1]
+    assert asked == 1, "not retried as a body cut short"

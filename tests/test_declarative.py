@@ -452,3 +452,71 @@ def test_an_error_on_a_page_the_api_said_it_has_is_still_an_error(
     run = only([stream], config, tmp_path)
     assert run.returncode == 1
     assert "returned 404" in run.stderr
+
+
+def test_a_record_changed_on_the_bookmark_is_written_again(tmp_path, sandbox) -> None:
+    # A date-only replication key: a record can change without its value moving.
+    def answer(records: list[dict]) -> None:
+        body = json.dumps(records).encode()
+        sandbox.server.canned["daily"] = (200, [("Content-Type", "application/json")], body)
+
+    stream = {
+        "name": "daily",
+        "base_url": sandbox.url,
+        "path": "/canned/daily",
+        "primary_keys": ["id"],
+        "replication_key": "updated_on",
+        "bookmark_param": "updated_from",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "updated_on": {"type": "string"},
+                "status": {"type": "string"},
+            },
+        },
+    }
+    answer([{"id": 1, "updated_on": "2024-05-01", "status": "open"}])
+    first = run_tap(tmp_path, {"streams": [stream]})
+    state = tmp_path / "state.json"
+    state.write_text(json.dumps(first.of_type("STATE")[-1]["value"]))
+    same = run_tap(tmp_path, {"streams": [stream]}, "--state", str(state))
+    assert not same.of_type("RECORD"), "the same record on the bookmark: written once"
+    answer([{"id": 1, "updated_on": "2024-05-01", "status": "closed"}])
+    changed = run_tap(tmp_path, {"streams": [stream]}, "--state", str(state))
+    assert changed.records["daily"] == [{"id": 1, "updated_on": "2024-05-01", "status": "closed"}]
+
+
+def test_a_catalog_can_force_full_table_and_empty_keys(tmp_path, config) -> None:
+    inclusive = [{**d, "bookmark_param": "updated_from"} for d in SHOP[:1]]
+    with Sandbox() as sb:
+        settings = {
+            **config,
+            "streams": inclusive,
+            "apis": {"shop": {"base_url": f"{sb.url}/shop"}},
+        }
+        catalog = select(discover(tmp_path, settings), {"customers"})
+        first = run_tap(tmp_path, settings, catalog=catalog)
+        state = tmp_path / "state.json"
+        state.write_text(json.dumps(first.of_type("STATE")[-1]["value"]))
+        for entry in catalog["streams"]:
+            root = next(m for m in entry["metadata"] if not m["breadcrumb"])
+            root["metadata"]["forced-replication-method"] = "FULL_TABLE"
+            entry["replication_method"] = "FULL_TABLE"
+        full = run_tap(tmp_path, settings, "--state", str(state), catalog=catalog)
+        assert full.returncode == 0, full.stderr[-2000:]
+        assert full.counts["customers"] == 50, "a full-table read sends no bookmark"
+        for entry in catalog["streams"]:
+            root = next(m for m in entry["metadata"] if not m["breadcrumb"])
+            del root["metadata"]["forced-replication-method"]
+            del entry["replication_method"]
+            entry["key_properties"] = []
+            root["metadata"]["table-key-properties"] = []
+        at = "2026-06-01T00:00:00Z"
+        assert requests.post(f"{sb.url}/shop/touch?customer=8&at={at}", timeout=10).ok
+        first = run_tap(tmp_path, settings, "--state", str(state), catalog=catalog)
+        state.write_text(json.dumps(first.of_type("STATE")[-1]["value"]))
+        assert requests.post(f"{sb.url}/shop/touch?customer=9&at={at}", timeout=10).ok
+        keyless = run_tap(tmp_path, settings, "--state", str(state), catalog=catalog)
+    # Without keys nothing can tell a record already written: customer 9 is never skipped.
+    assert 9 in [r["id"] for r in keyless.records["customers"]]

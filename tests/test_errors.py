@@ -229,3 +229,15 @@ def test_a_debug_run_shows_the_traceback(tmp_path) -> None:
     assert proc.returncode == 1
     assert "tap-rest: error: cannot connect to" in proc.stderr
     assert "DEBUG" in proc.stderr
+
+
+def test_an_api_that_speaks_no_tls_gives_up_in_seconds(tmp_path, sandbox) -> None:
+    # https:// to a server that answers plain HTTP: the handshake can never succeed.
+    url = sandbox.url.replace("http://", "https://")
+    (tmp_path / "config.json").write_text(
+        json.dumps({"jsonplaceholder_url": url, "builtin_streams": ["users"]})
+    )
+    started = time.monotonic()
+    proc = tap(tmp_path, "--config", "config.json")
+    assert time.monotonic() - started < 30
+    one_clear_line(proc, f"cannot connect to {url}/users?_page=1&_limit=100 (TLS handshake failed")

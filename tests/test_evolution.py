@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from tap_rest.evolution import Gap, evolve, gaps
+from tap_rest.inference import infer_schema
 from tap_rest.sandbox import late
 from tests.conftest import TapRun, run_tap
 from tests.test_catalog import discover, select
@@ -73,8 +75,7 @@ def test_a_value_that_fits_has_no_gap() -> None:
         Gap("id", "type", "string"),
         Gap("meta.b", "field", "integer"),
         Gap("tags[]", "type", "integer"),
-        Gap("new", "field", "null"),
-    ]
+    ], "a null field the schema lacks loses nothing: no gap"
 
 
 def whole(record: dict) -> dict:
@@ -190,3 +191,56 @@ def test_a_built_in_stream_can_evolve_too(tmp_path, config) -> None:
     assert "field 'phone' is not in its schema and is dropped" in dropped.stderr
     assert "users: 10 records" in dropped.stderr
     assert "10 values dropped" in dropped.stderr
+
+
+def test_fields_that_appear_late_arrive_whole_without_a_catalog(tmp_path, sandbox) -> None:
+    # As `tap-rest --config c.json | target` runs: the schema inferred, no catalog.
+    run = run_tap(tmp_path, late_config(sandbox))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert [whole(r) for r in run.records["late_orders"]] == EXPECTED_ORDERS
+    assert Counter(m["stream"] for m in run.of_type("SCHEMA"))["late_orders"] <= 4
+
+
+def test_the_fast_path_keeps_to_the_catalogs_schema(tmp_path, config) -> None:
+    catalog = select(discover(tmp_path, config), {"posts"})
+    for entry in catalog["streams"]:
+        if entry["tap_stream_id"] == "posts":
+            del entry["schema"]["properties"]["body"]
+    run = run_tap(tmp_path, config, catalog=catalog)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert not any("body" in p for p in run.records["posts"]), "the SCHEMA sent has no body"
+    assert "field 'body' is not in its schema and is dropped" in run.stderr
+
+
+def test_a_key_of_another_type_is_a_named_error_not_a_variant(tmp_path, sandbox) -> None:
+    sandbox.server.canned["keys"] = (
+        200,
+        [("Content-Type", "application/json")],
+        json.dumps([{"id": 1, "v": "a"}, {"id": "A-2", "v": "b"}]).encode(),
+    )
+    stream = {
+        "name": "keyed",
+        "base_url": sandbox.url,
+        "path": "/canned/keys",
+        "primary_keys": ["id"],
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        "schema_evolution": "evolve",
+    }
+    run = run_tap(tmp_path, {"streams": [stream]})
+    assert run.returncode == 1
+    assert "Stream 'keyed': field 'id' holds a string ('A-2') where its schema says" in run.stderr
+    assert [r["id"] for r in run.records["keyed"]] == [1]
+
+
+def test_a_field_only_ever_null_so_far_takes_its_first_value_in_place() -> None:
+    sample = [{"id": 1, "deleted_at": None}, {"id": 2, "deleted_at": None}]
+    schema = infer_schema(sample, ["id"])
+    assert "deleted_at" not in schema["properties"], "nothing to say of its type yet"
+    record = {"id": 3, "deleted_at": "2026-01-01"}
+    grown = evolve(schema, record)
+    assert record == {"id": 3, "deleted_at": "2026-01-01"}, "no variant field"
+    assert grown["properties"]["deleted_at"]["type"] == ["null", "string"]
+    null_typed = {"type": "object", "properties": {"x": {"type": ["null"]}}}
+    moved = {"x": 5}
+    assert evolve(null_typed, moved)["properties"]["x"]["type"] == ["integer", "null"]
+    assert moved == {"x": 5}

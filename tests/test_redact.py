@@ -76,3 +76,21 @@ def test_a_server_that_echoes_credentials_leaks_nothing_to_the_output(
         for i in range(len(secret) - 11):
             piece = secret[i : i + 12]
             assert piece not in output, f"{mode}: a 12-character piece of a secret: {piece}"
+
+
+def test_a_secret_in_a_configured_header_never_reaches_the_output(tmp_path) -> None:
+    token = "hdr-secret-4f7a9c2e1b"
+    with Sandbox() as sb:
+        stream = {
+            "name": "echoed",
+            "api": "api",
+            "path": "/echo/401/things",
+            "primary_keys": ["id"],
+            "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        }
+        api = {"base_url": sb.url, "headers": {"X-Auth-Token": token, "Accept-Language": "en"}}
+        run = run_tap(tmp_path, {"apis": {"api": api}, "streams": [stream]})
+    assert run.returncode == 1
+    assert "X-Auth-Token" in run.stderr, "the echo reached the output"
+    assert token[:12] not in run.stdout + run.stderr
+    assert "Accept-Language" in run.stderr

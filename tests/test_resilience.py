@@ -280,3 +280,24 @@ def test_a_flaky_api_never_ends_a_run_with_default_settings(tmp_path, full_run, 
     for seed, (run, origin) in sorted(results.items()):
         assert run.returncode == 0, f"seed {seed}: {run.stderr[-2000:]}"
         assert normalised(run, origin) == clean, f"seed {seed}: not the clean run's records"
+
+
+def test_an_error_that_asks_to_wait_is_a_wait(tmp_path, sandbox) -> None:
+    # A 403 with Retry-After only asks the client to slow down: waited for, then retried.
+    sandbox.server.canned["slow"] = (
+        403,
+        [("Content-Type", "application/json"), ("Retry-After", "1")],
+        b'{"message": "please slow down"}',
+    )
+    stream = {
+        "name": "slow",
+        "base_url": sandbox.url,
+        "path": "/canned/slow",
+        "primary_keys": ["id"],
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    sandbox.server.requests.clear()
+    run = run_tap(tmp_path, {"streams": [stream], "max_retry_time": 2.5})
+    assert run.returncode == 1
+    assert sandbox.server.requests["/canned/slow"] >= 2, "retried after the wait"
+    assert "retry 1 in 1." in run.stderr

@@ -160,3 +160,32 @@ def test_requests_are_prepared_without_credentials(config) -> None:
     prepared = posts.build_prepared_request(method="GET", url=f"{config['jsonplaceholder_url']}/x")
     assert "Authorization" not in prepared.headers
     assert posts.requests_session.auth is None, "the shared session carries no authenticator"
+
+
+def test_an_api_key_echoed_in_a_link_to_an_allowed_host_goes_no_further(tmp_path) -> None:
+    with Sandbox(auth=AuthSpec(mode="api_key")) as api, Sandbox() as other:
+        api.server.canned["page1"] = (
+            200,
+            [
+                ("Content-Type", "application/json"),
+                (
+                    "Link",
+                    f'<{other.url}/canned/p2?page=2&api_key={AuthSpec().api_key}>; rel="next"',
+                ),
+            ],
+            b'[{"id": 1}]',
+        )
+        other.server.canned["p2"] = (200, [("Content-Type", "application/json")], b'[{"id": 2}]')
+        entry = {
+            "base_url": api.url,
+            "auth": tap_auth("api_key_query", api),
+            "allowed_hosts": [other.url.removeprefix("http://")],
+        }
+        run = run_tap(
+            tmp_path, {"apis": {"api": entry}, "streams": [stream(api.url, "/canned/page1")]}
+        )
+        found = leaked(other)
+        asked = [p for p, _ in other.server.seen]
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert asked == ["/canned/p2?page=2"]
+    assert not found
