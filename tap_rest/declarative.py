@@ -7,7 +7,13 @@ import typing as t
 from functools import cached_property
 
 from tap_rest.client import TapRestStream
-from tap_rest.incremental import already_written, digest, note_written, seen_at_bookmark
+from tap_rest.incremental import (
+    already_written,
+    below,
+    digest,
+    note_written,
+    seen_at_bookmark,
+)
 from tap_rest.pagination import (
     BodyNextLinkPaginator,
     CursorPaginator,
@@ -180,11 +186,15 @@ class DeclaredStream(TapRestStream):
                 row.setdefault(key, value)
         if self.incremental:
             entry = self.run.checkpoints.input_entry(self.name, context)
+            bookmark = entry.get("replication_key_value")
+            if self.is_sorted and below(row, t.cast("str", self.replication_key), bookmark):
+                # A page resumed mid-way: its records before the bookmark were written.
+                return None
             if already_written(
                 row,
                 replication_key=t.cast("str", self.replication_key),
                 primary_keys=self.primary_keys or (),
-                bookmark=entry.get("replication_key_value"),
+                bookmark=bookmark,
                 seen=seen_at_bookmark(entry),
             ):
                 return None
@@ -192,11 +202,8 @@ class DeclaredStream(TapRestStream):
             self._content = digest(row)
         return row
 
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
-        """Advance the bookmark, and keep the keys of the records written on it."""
-        super()._increment_stream_state(latest_record, context=context)
+    def _after_written(self, latest_record: Record, context: Context | None) -> None:
+        """Keep the keys of the records written on the bookmark."""
         if self.incremental:
             note_written(
                 self.get_context_state(context),

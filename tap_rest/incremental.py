@@ -39,6 +39,15 @@ def seen_at_bookmark(state: t.Mapping[str, t.Any]) -> list[list[t.Any]]:
     return [entry for entry in edge.get("keys") or [] if len(entry) == 2]
 
 
+def below(record: t.Mapping[str, t.Any], replication_key: str, bookmark: t.Any) -> bool:
+    """Tell whether a sorted stream's record lies before its bookmark (written, on a replay)."""
+    value = record.get(replication_key)
+    try:
+        return bookmark is not None and value is not None and value < bookmark
+    except TypeError:
+        return False
+
+
 def already_written(
     record: t.Mapping[str, t.Any],
     *,

@@ -14,7 +14,7 @@ from tap_rest.response import keyless
 from tap_rest.writer import GuardedWriter, fast_path_check
 
 if t.TYPE_CHECKING:
-    from singer_sdk.helpers.types import Record
+    from singer_sdk.helpers.types import Context, Record
 
     from tap_rest.run import Run
     from tap_rest.stats import StreamStats
@@ -40,6 +40,8 @@ class StreamOutput(Stream):
         #: when the page being written was received (its records' time_extracted)
         self._extracted_at = utc_now()
         self._warned: set[tuple[str, str]] = set()
+        #: whether a signal is held back until the record being written is in the state
+        self._held = False
 
     @cached_property
     def evolves(self) -> bool:
@@ -69,6 +71,9 @@ class StreamOutput(Stream):
         keys = self.primary_keys or ()
         if any(record.get(key) is None for key in keys):
             raise keyless(self.name, record, keys, self.run.redactor)
+        # A signal waits until the record is written *and* in the bookmark (see below).
+        GuardedWriter.guard.__enter__()
+        self._held = True
         check = self._fast_check
         if check is not None and check(record):
             writer = t.cast("GuardedWriter", self._tap.message_writer)
@@ -86,6 +91,24 @@ class StreamOutput(Stream):
             self._tap.write_message(message)
             stats.records += 1
         self.state_manager.is_flushed = False
+
+    def _increment_stream_state(
+        self, latest_record: Record, *, context: Context | None = None
+    ) -> None:
+        """Advance the stream's state with a written record; only then may a signal stop the run.
+
+        So the STATE of an interrupted run covers exactly the records written, the last one too.
+        """
+        try:
+            super()._increment_stream_state(latest_record, context=context)
+            self._after_written(latest_record, context)
+        finally:
+            if self._held:
+                self._held = False
+                GuardedWriter.guard.__exit__(None, None, None)
+
+    def _after_written(self, record: Record, context: Context | None) -> None:
+        """Note what a stream keeps of a record once written and in its state (a hook)."""
 
     def _evolve(self, record: Record) -> None:
         """Grow the schema to hold the record (sent again, before it), moving variant values."""
