@@ -333,7 +333,9 @@ class PageNumberPaginator(GuardedPaginator):
         total_pages = _first(self.total_pages_path, body) if self.total_pages_path else None
         if total_pages is not None and page >= int(total_pages):
             return None
-        self.probing = total_pages is None
+        # Only a page after a short one is a guess: after a full page, a 4xx is an error.
+        received = _count(self.records_path, body)
+        self.probing = total_pages is None and bool(self.page_size) and received < self.page_size
         return self._page(page + 1)
 
 

@@ -411,7 +411,7 @@ def test_a_sorted_incremental_stream_resumed_mid_way_loses_nothing(tmp_path) -> 
 @pytest.mark.parametrize(
     "case",
     [
-        ("/generic/page-nototal?total=30&strict=1", "$.data[*]", {"type": "page", "page_size": 10}),
+        ("/generic/page-nototal?total=25&strict=1", "$.data[*]", {"type": "page", "page_size": 10}),
         (
             "/generic/offset-nototal?total=1000&max_limit=100&strict=1",
             "$.items[*]",
@@ -434,7 +434,7 @@ def test_an_api_that_errs_on_a_page_past_the_end_ends_the_list(
     }
     run = only([stream], config, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
-    total = 30 if "total=30" in path else 1000
+    total = 25 if "total=25" in path else 1000
     assert [r["id"] for r in run.records["items"]] == list(range(1, total + 1))
 
 
