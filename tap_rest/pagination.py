@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -131,6 +132,8 @@ class GuardedPaginator(BaseAPIPaginator[PageRequest]):
         #: short page without a total, say): many APIs answer such a page with 404 or 400
         self.probing = False
         self._seen: set[PageRequest] = {self._value}
+        #: a digest of the last page's body: the same body twice is a loop too
+        self._last_content: bytes | None = None
 
     def resume_at(self, page: PageRequest) -> None:
         """Start from this page (one an interrupted run had not finished) instead of the first."""
@@ -160,6 +163,15 @@ class GuardedPaginator(BaseAPIPaginator[PageRequest]):
                 "which was already requested"
             )
             raise PaginationLoopError(msg)
+        content = hashlib.blake2b(response.content, digest_size=16).digest()
+        if content == self._last_content:
+            msg = (
+                f"Pagination loop in stream '{self.stream_name}': {redact_url(response.url)} "
+                "answered exactly what the page before did: the API seems to ignore the paging "
+                "parameters (check the paginator's parameter names)"
+            )
+            raise PaginationLoopError(msg)
+        self._last_content = content
         self._seen.add(nxt)
         self._value = nxt
 

@@ -558,3 +558,22 @@ def test_a_sorted_stream_interrupted_mid_page_resumes(tmp_path, sandbox) -> None
     second = run_tap(tmp_path, config, "--state", str(tmp_path / "state.json"))
     assert second.returncode == 0, second.stderr[-2000:]
     assert sorted(first + [r["id"] for r in second.records["items"]]) == list(range(1, 3001))
+
+
+def test_an_api_that_ignores_the_paging_parameter_is_a_loop_not_endless(
+    tmp_path, config, sandbox
+) -> None:
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": "/generic/offset-nototal?total=100",
+        "records_path": "$.items[*]",
+        "primary_keys": ["id"],
+        # the server pages with offset, not skip: every page is the first one
+        "paginator": {"type": "offset", "page_size": 10, "offset_param": "skip"},
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    run = only([stream], config, tmp_path)
+    assert run.returncode == 1
+    assert "answered exactly what the page before did" in run.stderr
+    assert len(run.records["items"]) == 10
