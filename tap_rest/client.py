@@ -174,15 +174,18 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                     return
                 counter.increment()
                 self.update_sync_costs(prepared, response, context)
-                page = list(self.parse_response(response))
+                first = paginator.count == 0
+                page = list(self.parse_response(response, first=first, probing=paginator.probing))
                 paginator.advance(response)
                 if check is not None:
                     check.page(response, len(page), paginator)
                 yield page
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def parse_response(
+        self, response: requests.Response, *, first: bool = True, probing: bool = False
+    ) -> t.Iterable[dict]:
         """Return the records at the stream's JSONPath, each an object (else a named error)."""
-        return self._records.of(response)
+        return self._records.of(response, first=first, probing=probing)
 
     @cached_property
     def _records(self) -> Records:

@@ -65,10 +65,12 @@ class ByIdStream(TapRestStream):
         """Check the list against its reported total; an entity by id has none."""
         return None if self.entity_ids else super().total_check(context, received)
 
-    def parse_response(self, response: requests.Response) -> t.Iterable[dict]:
+    def parse_response(
+        self, response: requests.Response, *, first: bool = True, probing: bool = False
+    ) -> t.Iterable[dict]:
         """Return the entity when fetching by id (an object, else a named error), else a list."""
         if not self.entity_ids:
-            return super().parse_response(response)
+            return super().parse_response(response, first=first, probing=probing)
         return self._entity.of(response)
 
     @cached_property

@@ -20,6 +20,10 @@ class SkippedStatusError(APIStatusError):
     """A status the stream's ``skip_statuses`` setting says to skip."""
 
 
+class PaginationError(FatalAPIError):
+    """Paging cannot go on safely: a paginator's path matches nothing, a total is no number."""
+
+
 class PaginationLoopError(FatalAPIError):
     """The API sent a page token or next URL that was already requested."""
 

@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 from singer_sdk.helpers.jsonpath import extract_jsonpath
 from singer_sdk.pagination import BaseAPIPaginator
 
-from tap_rest.errors import PaginationLoopError
+from tap_rest.errors import PaginationError, PaginationLoopError
 from tap_rest.redact import redact_url
 from tap_rest.response import body_of
 
@@ -208,7 +208,18 @@ class BodyNextLinkPaginator(NextUrlPaginator):
 
     def get_next_url(self, response: requests.Response) -> str | None:
         """Return the first non-empty value at the JSONPath."""
-        for value in extract_jsonpath(self.jsonpath, _body(response)):
+        values = list(extract_jsonpath(self.jsonpath, _body(response)))
+        if not values and self.count == 1:  # advance() has counted the first page
+            # JSON:API leaves links.next out on the last page, so no error; but a path that
+            # matches nothing on the first page may be mistyped: the list is read as one page.
+            logger.warning(
+                "Stream '%s': paginator.next_path '%s' matches nothing in the first page of %s; "
+                "the list is read as one page",
+                self.stream_name,
+                self.jsonpath,
+                redact_url(response.url),
+            )
+        for value in values:
             if value:
                 return str(value)
         return None
@@ -347,7 +358,7 @@ class PageNumberPaginator(GuardedPaginator):
             return None
         # Only a page after a short one is a guess: after a full page, a 4xx is an error.
         received = _count(self.records_path, body)
-        self.probing = total_pages is None and bool(self.page_size) and received < self.page_size
+        self.probing = total_pages is None and received < (self.page_size or 0)
         return self._page(page + 1)
 
 
@@ -389,8 +400,17 @@ class CursorPaginator(GuardedPaginator):
 
     def get_next(self, response: requests.Response) -> PageRequest | None:
         """Return the request for the next cursor, or None after the last page."""
-        if self.has_more_path and not _first(self.has_more_path, _body(response)):
-            return None
+        if self.has_more_path:
+            flags = list(extract_jsonpath(self.has_more_path, _body(response)))
+            if not flags:
+                msg = (
+                    f"Stream '{self.stream_name}': paginator.has_more_path "
+                    f"'{self.has_more_path}' matches nothing in the body of "
+                    f"{redact_url(response.url)}: is the path right?"
+                )
+                raise PaginationError(msg)
+            if not flags[0]:
+                return None
         cursor = self._cursor(response)
         if cursor is None or cursor in ("", [], {}):
             return None

@@ -119,7 +119,7 @@ class Records:
         )
         raise BodyShapeError(msg)
 
-    def _node(self, body: t.Any, response: requests.Response) -> t.Any:
+    def _node(self, body: t.Any, response: requests.Response, *, empty_ok: bool) -> t.Any:
         node = body
         for key in self.keys or ():
             if not isinstance(node, dict):
@@ -127,19 +127,31 @@ class Records:
             if key not in node:
                 if any(k in node for k in _ERROR_KEYS) or node.get("ok") is False:
                     self._fail(response, "an error instead of records")
+                lists = [k for k, v in node.items() if isinstance(v, list)]
+                if lists:
+                    self._fail(response, f"no '{key}' but a list at '{lists[0]}'")
+                if not empty_ok:
+                    self._fail(response, f"no '{key}' in the middle of the list")
                 return _MISSING  # HAL and others leave an empty collection out
             node = node[key]
         return node
 
-    def of(self, response: requests.Response) -> list[dict]:
-        """Return the records of a response, each an object (none in a 204 No Content)."""
+    def of(
+        self, response: requests.Response, *, first: bool = True, probing: bool = False
+    ) -> list[dict]:
+        """Return the records of a response, each an object (none in a 204 No Content).
+
+        A body without the records' key is an empty page only on a partition's first page (HAL
+        leaves an empty collection out) or on a page asked past the end (``probing``), and
+        only when it holds no list that the records may be in (``records_path`` mistyped).
+        """
         if response.status_code == HTTPStatus.NO_CONTENT:
             return []
         body = body_of(response)
         if self.keys is None:
             records = list(extract_jsonpath(self.jsonpath, body))
         else:
-            node = self._node(body, response)
+            node = self._node(body, response, empty_ok=first or probing)
             if node is _MISSING:
                 return []
             if not self.many:

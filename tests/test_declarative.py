@@ -577,3 +577,83 @@ def test_an_api_that_ignores_the_paging_parameter_is_a_loop_not_endless(
     assert run.returncode == 1
     assert "answered exactly what the page before did" in run.stderr
     assert len(run.records["items"]) == 10
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (
+            "/generic/cursor?total=100",
+            "$.data[*]",
+            {
+                "type": "cursor",
+                "cursor_path": "$.next_cursor",
+                "cursor_param": "cursor",
+                "has_more_path": "$.hasMore",
+            },
+            "paginator.has_more_path '$.hasMore' matches nothing in the body of",
+        ),
+        (
+            "/generic/offset?total=100",
+            "$.item[*]",
+            {"type": "offset", "page_size": 10, "total_path": "$.total"},
+            "with no 'item' but a list at 'items' (records_path '$.item[*]')",
+        ),
+    ],
+)
+def test_a_mistyped_path_stops_loudly(tmp_path, config, sandbox, case) -> None:
+    path, records_path, paginator, expected = case
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": path,
+        "records_path": records_path,
+        "primary_keys": ["id"],
+        "paginator": paginator,
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    run = only([stream], config, tmp_path)
+    assert run.returncode == 1
+    assert expected in run.stderr, run.stderr[-1500:]
+
+
+def test_a_mistyped_next_path_is_warned_of(tmp_path, config, sandbox) -> None:
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": "/generic/next?total=30",
+        "records_path": "$.results[*]",
+        "primary_keys": ["id"],
+        "paginator": {"type": "next_link", "next_path": "$.nxt", "first_params": {"limit": 10}},
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    run = only([stream], config, tmp_path)
+    assert "paginator.next_path '$.nxt' matches nothing in the first page" in run.stderr
+    assert "the list is read as one page" in run.stderr
+
+
+def test_a_page_without_records_in_the_middle_of_a_list_stops_loudly(tmp_path, sandbox) -> None:
+    # A busy server answers 200 {"status": "busy"} for page 2: not the end of the list.
+    first = {"data": [{"id": 1}], "next": "/canned/p2"}
+    sandbox.server.canned["p1"] = (
+        200,
+        [("Content-Type", "application/json")],
+        json.dumps(first).encode(),
+    )
+    sandbox.server.canned["p2"] = (
+        200,
+        [("Content-Type", "application/json")],
+        b'{"status": "busy"}',
+    )
+    stream = {
+        "name": "items",
+        "base_url": sandbox.url,
+        "path": "/canned/p1",
+        "records_path": "$.data[*]",
+        "primary_keys": ["id"],
+        "paginator": {"type": "next_link", "next_path": "$.next"},
+        "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+    }
+    run = run_tap(tmp_path, {"streams": [stream]})
+    assert run.returncode == 1
+    assert "with no 'data' in the middle of the list" in run.stderr
