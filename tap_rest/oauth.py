@@ -20,6 +20,9 @@ from tap_rest.errors import AuthError
 from tap_rest.redact import redact_url
 from tap_rest.token_store import TokenStore
 
+#: seconds a token endpoint that answers 5xx or 429 is retried for
+TOKEN_RETRY_TIME = 60.0
+
 
 class _TransientTokenError(Exception):
     """The token endpoint answered 5xx or 429: worth another try."""
@@ -140,21 +143,27 @@ class OAuthToken(OAuthAuthenticator):
         )
 
     def _post_token_request(self) -> requests.Response:
-        """POST the grant; a token endpoint down for a moment is retried like a data request."""
+        """POST the grant; a token endpoint down for a while (5xx, 429) is retried for a minute."""
+        endpoint = redact_url(self.auth_endpoint)
         try:
             return self._post_with_retries()
         except _TransientTokenError as exc:
-            return exc.response
+            msg = (
+                f"auth: the OAuth token endpoint {endpoint} is unavailable: "
+                f"{_answer(exc.response)} (still so after {TOKEN_RETRY_TIME:.0f} s of retries)"
+            )
+            raise AuthError(msg) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
-            endpoint = redact_url(self.auth_endpoint)
             msg = f"auth: the OAuth token endpoint {endpoint} is unreachable: {exc}"
             raise AuthError(msg) from exc
 
     @backoff.on_exception(
         backoff.expo,
         (requests.ConnectionError, requests.Timeout, _TransientTokenError),
-        max_tries=4,
+        max_time=lambda: TOKEN_RETRY_TIME,
         factor=0.5,
+        max_value=10,
+        logger=None,
     )
     def _post_with_retries(self) -> requests.Response:
         basic = (

@@ -32,6 +32,7 @@ __all__ = [
     "OffsetPaginator",
     "PageNumberPaginator",
     "PageRequest",
+    "PaginationError",
     "PaginationLoopError",
     "SinglePagePaginator",
 ]
@@ -134,6 +135,19 @@ class GuardedPaginator(BaseAPIPaginator[PageRequest]):
         self._seen: set[PageRequest] = {self._value}
         #: a digest of the last page's body: the same body twice is a loop too
         self._last_content: bytes | None = None
+
+    def _number(self, value: t.Any, option: str, response: requests.Response) -> int:
+        """Read a count the body gives (Elasticsearch's ``{"value": N}`` too), or stop loudly."""
+        if isinstance(value, dict) and "value" in value:
+            value = value["value"]
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            msg = (
+                f"Stream '{self.stream_name}': paginator.{option} gives {value!r:.60} in "
+                f"{redact_url(response.url)}, which is not a number"
+            )
+            raise PaginationError(msg) from None
 
     def resume_at(self, page: PageRequest) -> None:
         """Start from this page (one an interrupted run had not finished) instead of the first."""
@@ -313,10 +327,16 @@ class OffsetPaginator(GuardedPaginator):
         offset = int(dict(self.current_value.params)[self.offset_param]) + received
         total = _first(self.total_path, body) if self.total_path else None
         if total is not None:
-            return self._page(offset) if offset < int(total) else None
+            return (
+                self._page(offset) if offset < self._number(total, "total_path", response) else None
+            )
         used = _first(self.limit_path, body) if self.limit_path else None
         if used is not None:
-            return self._page(offset) if received >= int(used) else None
+            return (
+                self._page(offset)
+                if received >= self._number(used, "limit_path", response)
+                else None
+            )
         if self.stop_on_short_page and received < self.page_size:
             return None
         self.probing = received < self.page_size
@@ -354,7 +374,9 @@ class PageNumberPaginator(GuardedPaginator):
             return None
         page = int(dict(self.current_value.params)[self.page_param])
         total_pages = _first(self.total_pages_path, body) if self.total_pages_path else None
-        if total_pages is not None and page >= int(total_pages):
+        if total_pages is not None and page >= self._number(
+            total_pages, "total_pages_path", response
+        ):
             return None
         # Only a page after a short one is a guess: after a full page, a 4xx is an error.
         received = _count(self.records_path, body)

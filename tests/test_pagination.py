@@ -16,6 +16,7 @@ from tap_rest.pagination import (
     OffsetPaginator,
     PageNumberPaginator,
     PageRequest,
+    PaginationError,
     PaginationLoopError,
     SinglePagePaginator,
     parse_link_header,
@@ -305,3 +306,15 @@ def test_a_body_cursor_and_a_header_cursor_survive_state() -> None:
     assert token_from_state(json.loads(json.dumps(saved))) == page
     plain = PageRequest.with_params({"_page": 2})
     assert token_to_state(plain) == {"url": None, "params": [["_page", 2]]}
+
+
+def test_a_total_is_read_as_elasticsearch_gives_it_or_named_when_no_number() -> None:
+    paginator = OffsetPaginator(
+        10, records_path="$.items[*]", total_path="$.total", stream_name="s"
+    )
+    body = {"total": {"value": 10, "relation": "eq"}, "items": [{}] * 10}
+    paginator.advance(response("https://a.test/x", body))
+    assert paginator.finished
+    wrong = OffsetPaginator(10, records_path="$.items[*]", total_path="$.total", stream_name="s")
+    with pytest.raises(PaginationError, match=r"paginator.total_path gives 'many' .* not a number"):
+        wrong.advance(response("https://a.test/x", {"total": "many", "items": [{}] * 10}))
