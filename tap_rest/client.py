@@ -12,6 +12,7 @@ from tap_rest.completeness import ChecksCompleteness
 from tap_rest.errors import APIStatusError, SkippedStatusError
 from tap_rest.output import StreamOutput
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
+from tap_rest.placeholders import query_text
 from tap_rest.prefetch import children_ahead
 from tap_rest.response import Records, keyless
 from tap_rest.sending import RequestSender
@@ -23,15 +24,6 @@ if t.TYPE_CHECKING:
 
     from tap_rest.completeness import TotalCheck
     from tap_rest.run import Run
-
-
-def _query_value(value: t.Any) -> t.Any:
-    """Write booleans as JSON does (``true``), not as Python does (``True``)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return [_query_value(v) for v in value]
-    return value
 
 
 #: what many APIs answer a page past the end with (DRF's 404 "Invalid page.", a 400 or a 416)
@@ -81,7 +73,10 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
     def get_url_params(self, context: Context | None, next_page_token: PageRequest | None) -> dict:
         """Return the configured extra query parameters of this stream's list requests."""
         params = (self.config.get("query_params") or {}).get(self.name, {})
-        return {key: _query_value(value) for key, value in params.items()}
+        return {
+            key: [query_text(v) for v in value] if isinstance(value, list) else query_text(value)
+            for key, value in params.items()
+        }
 
     def get_http_request(self, *, page: PageContext) -> HTTPRequest:
         """Build the request, then point it at the page the paginator chose."""

@@ -29,8 +29,6 @@ if t.TYPE_CHECKING:
 
 logger = logging.getLogger("tap-rest")
 
-ON_INCOMPLETE = ("warn", "fail")
-
 
 class Reports(t.Protocol):
     """A stream that may say where its API reports a list's total."""

@@ -112,11 +112,6 @@ class DeclaredStream(TapRestStream):
             **self.definition.get("headers", {}),
         }
 
-    @property
-    def page_size(self) -> int:
-        """Return the paginator's page size, else the tap's."""
-        return int((self.definition.get("paginator") or {}).get("page_size") or super().page_size)
-
     def list_paginator(self) -> GuardedPaginator:
         """Build the paginator the definition names."""
         options = dict(self.definition.get("paginator") or {"type": "single"})

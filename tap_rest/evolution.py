@@ -13,9 +13,6 @@ import typing as t
 
 from tap_rest.inference import merge, nullable, schema_of
 
-#: a stream's schema grows with its records (``evolve``) or keeps its shape (``freeze``)
-MODES = ("evolve", "freeze")
-
 _JSON_TYPES: dict[type, str] = {
     bool: "boolean",
     int: "integer",

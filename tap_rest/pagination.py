@@ -305,13 +305,12 @@ class OffsetPaginator(GuardedPaginator):
         total_path: str | None = None,
         limit_path: str | None = None,
         stop_on_short_page: bool = False,
-        start: int = 0,
         **kw: t.Any,
     ) -> None:
         self.page_size, self.offset_param, self.limit_param = page_size, offset_param, limit_param
         self.records_path, self.total_path, self.limit_path = records_path, total_path, limit_path
         self.stop_on_short_page = stop_on_short_page
-        super().__init__(self._page(start), **kw)
+        super().__init__(self._page(0), **kw)
 
     def _page(self, offset: int) -> PageRequest:
         return PageRequest.with_params(

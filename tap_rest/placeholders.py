@@ -107,8 +107,8 @@ def parent_values(
     return values
 
 
-def _text(value: t.Any) -> str:
-    """Write a value as JSON does (``true``, not ``True``)."""
+def query_text(value: t.Any) -> str:
+    """Write a value as JSON does (``true``, not ``True``), for a URL."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -126,7 +126,7 @@ def fill(template: str, values: t.Mapping[str, t.Any], *, in_path: bool = False)
     def one(match: re.Match[str]) -> str:
         if match.group(0) in ("{{", "}}"):
             return match.group(0)[0]
-        text = _text(values[match.group(1)])
+        text = query_text(values[match.group(1)])
         return quote(text, safe=_PATH_SAFE) if in_path else text
 
     return _PLACEHOLDER.sub(one, template)
@@ -136,7 +136,7 @@ def fill_params(params: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any]) ->
     """Return query parameters with their placeholders filled, every value as text."""
 
     def one(value: t.Any) -> str:
-        return _text(fill(value, values) if isinstance(value, str) else value)
+        return query_text(fill(value, values) if isinstance(value, str) else value)
 
     return {
         key: [one(v) for v in value] if isinstance(value, list) else one(value)
