@@ -102,23 +102,30 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 self.name,
             )
             return
+        if context is None and not self.run.shard.reads(self):
+            self.logger.info("Skipping stream '%s': another shard reads it whole", self.name)
+            return
         ahead = self.run.prefetcher.take(self, context)
         if ahead is not None:
-            for page in ahead.result():
+            for fetched in ahead.result():
                 self._extracted_at = utc_now()
+                page = self._kept(fetched, context)
                 children_ahead(self.run.prefetcher, self, page, context)
                 yield from page
             return
-        paginator = self.get_new_paginator()
+        paginator = self.run.shard.paginator(self, self.get_new_paginator())
         base = self.url_base
         resume = checkpoints.resume_from.take_resume_token(self.name, base) if not context else None
         if resume is not None:
             self.logger.info("Stream '%s' resumes at page %s", self.name, self.redact(str(resume)))
             paginator.resume_at(resume)
         before = checkpoints.resume_from.received_before.get(self.name) if resume else 0
-        check = None if before is None else self.total_check(context, before)
-        for page in self.pages(context, paginator, check):
+        # A shard that reads some pages of a list cannot hold them to the list's total.
+        whole = self.run.shard.reads_whole_list(self)
+        check = None if before is None or not whole else self.total_check(context, before)
+        for fetched in self.pages(context, paginator, check):
             self._extracted_at = utc_now()
+            page = self._kept(fetched, context)
             children_ahead(self.run.prefetcher, self, page, context)
             yield from page
             if context is None:
@@ -126,6 +133,10 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 received = check.received if check else None
                 incremental = bool(self.replication_key)
                 checkpoints.page_done(self.name, token, base, received, incremental=incremental)
+
+    def _kept(self, page: list[dict], context: Context | None) -> list[dict]:
+        """Return the records of a page this run emits: in its window, owned by its shard."""
+        return self.run.shard.keep(self, self.run.window.keep(self, page), context)
 
     def fetch_partition(self, context: Context | None) -> list[list[dict]]:
         """Fetch every page of a partition (in a worker thread)."""

@@ -40,6 +40,8 @@ _PARAMS = th.ObjectType(
     )
 )
 _STATUSES = th.ArrayType(th.IntegerType(minimum=400, maximum=599))
+#: a window bound: an ISO 8601 date or time, or a number (epoch seconds), as the API takes it
+_BOUND = th.CustomType({"type": ["string", "integer", "number"]})
 
 
 AUTH = th.DiscriminatedUnion(
@@ -282,6 +284,12 @@ STREAM_DEFINITION = th.ObjectType(
         "bookmark_body_path",
         th.StringType,
         description="Dotted path in the JSON body the bookmark is sent at (method POST).",
+    ),
+    th.Property(
+        "window_end_param",
+        th.StringType,
+        description="Query parameter a window's end is sent as (e.g. created[lt], until): the "
+        "stream can be read a window at a time (the window setting).",
     ),
     th.Property("is_sorted", th.BooleanType, description="Records come sorted by the bookmark."),
     th.Property(
@@ -556,6 +564,33 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "parent, replication_key and bookmark_param or bookmark_body_path, total_path or "
         "total_header and on_incomplete, skip_statuses, schema (inferred when absent). "
         "See the README.",
+    ),
+    th.Property(
+        "shard",
+        th.ObjectType(
+            th.Property(
+                "index", th.IntegerType(minimum=0), required=True, description="This shard, from 0."
+            ),
+            th.Property(
+                "count", th.IntegerType(minimum=1), required=True, description="How many shards."
+            ),
+            additional_properties=False,
+        ),
+        title="Shard",
+        description='Run one shard of the work, {"index": i, "count": n}: the n shards emit '
+        "together exactly the records of one run, each record in one shard; give each its own "
+        "STATE. See the README, Past one machine.",
+    ),
+    th.Property(
+        "window",
+        th.ObjectType(
+            th.Property("start", _BOUND, description="Inclusive: sent as bookmark_param."),
+            th.Property("end", _BOUND, description="Exclusive: sent as window_end_param."),
+            additional_properties=False,
+        ),
+        title="Window",
+        description="Read one time window [start, end) of the streams with window_end_param, "
+        'as {"start": "2025-01-01", "end": "2025-02-01"}; bookmarks are left as they were.',
     ),
     th.Property(
         "auth",

@@ -128,6 +128,9 @@ class DeclaredStream(TapRestStream):
             **fill_params(self.definition.get("params", {}), context or {}),
             **super().get_url_params(context, next_page_token),
         }
+        if self.run.window.applies_to(self):
+            params.update(self.run.window.params(self.definition))
+            return params
         start = self._bookmark(context)
         if start is not None and self.definition.get("bookmark_param"):
             params[self.definition["bookmark_param"]] = start
@@ -168,6 +171,17 @@ class DeclaredStream(TapRestStream):
     def preprocess_context(self, context: Context) -> Context:
         """Keep the parent values this stream maps (its partition key and STATE key)."""
         return parent_values(self.name, self._parent_fields, context)
+
+    @property
+    def replication_method(self) -> str:
+        """Read a window as a full table of its window: a window run moves no bookmark.
+
+        It has not read what lies before its window; the window's bounds go out instead of the
+        bookmark (``get_url_params``), and the bookmark of the input STATE stays as it was.
+        """
+        if self.run.window.applies_to(self):
+            return "FULL_TABLE"
+        return super().replication_method
 
     @property
     def incremental(self) -> bool:

@@ -43,7 +43,10 @@ class ByIdStream(TapRestStream):
     def partitions(self) -> list[dict] | None:
         """Partition by entity id when ids are configured."""
         ids = self.entity_ids
-        return [{"id": i} for i in dict.fromkeys(ids)] if ids else super().partitions
+        if not ids:
+            return super().partitions
+        # In a sharded run, an id another shard owns is not even requested.
+        return [{"id": i} for i in dict.fromkeys(ids) if self.run.shard.may_own_entity(self, i)]
 
     def get_url(self, context: Context | None) -> str:
         """Return the entity URL when fetching by id, else the list URL."""
@@ -79,7 +82,9 @@ class ByIdStream(TapRestStream):
 
     def request_records(self, context: Context | None) -> t.Iterable[dict]:
         """Start fetching the next entities ahead, then yield this one's record."""
-        if self.entity_ids and context:
+        if self.entity_ids:
+            if not context:
+                return  # no partition: this shard owns none of the ids (never read the list)
             entities_ahead(self.run.prefetcher, self, context)
         yield from super().request_records(context)
 

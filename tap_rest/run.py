@@ -16,7 +16,9 @@ from tap_rest.ratelimit import RateLimiter
 from tap_rest.redact import Redactor, credential_values
 from tap_rest.retry import LimitRules, RetryPolicy
 from tap_rest.scope import Scope, ScopedSession
+from tap_rest.shard import Shard
 from tap_rest.stats import RunStats
+from tap_rest.window import Window
 
 if t.TYPE_CHECKING:
     from singer_sdk.authenticators import APIAuthenticatorBase
@@ -74,6 +76,10 @@ class Run:
         self.checkpoints = Checkpoints(state, write_state, self.redactor.sensitive_params)
         #: the APIs (their ``api_key``) that have answered at least once in this run
         self.answered: set[str] = set()
+        #: the part of the work this process does: its shard, its time window
+        self.shard = Shard.from_config(config)
+        self.window = Window.from_config(config)
+        self.shard.mark_state(state)
         self._authenticators: dict[str | None, APIAuthenticatorBase] = {}
         self._limits: dict[str | None, LimitRules] = {}
         self._scopes: dict[tuple[str | None, str], Scope] = {}

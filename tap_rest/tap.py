@@ -81,6 +81,7 @@ class TapRest(CommandLine):
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Load the bookmarks, and the progress of the interrupted run the STATE comes from."""
         super().load_state(state)
+        self.run.shard.check_state(state)
         checkpoints = self.run.checkpoints
         checkpoints.load(state)
         if checkpoints.resuming:

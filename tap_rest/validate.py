@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from tap_rest.placeholders import names_in
+from tap_rest.window import instant
 
 #: a stream definition's fields that hold a JSONPath, the paginator's included
 _JSONPATH_FIELDS = ("records_path", "total_path")
@@ -247,6 +248,13 @@ def _request_problems(
         problems.append(
             f"{where}.bookmark_param: required with replication_key (or bookmark_body_path)"
         )
+    if definition.get("window_end_param") and not (
+        definition.get("replication_key") and definition.get("bookmark_param")
+    ):
+        problems.append(
+            f"{where}.window_end_param: needs replication_key and bookmark_param "
+            "(a window is read by the records' replication key)"
+        )
     if definition.get("total_path") and definition.get("total_header"):
         problems.append(f"{where}.total_header: set total_path or total_header, not both")
     if paginator.get("type") == "cursor":
@@ -275,6 +283,39 @@ def _cursor_problems(where: str, paginator: t.Mapping[str, t.Any]) -> list[str]:
     return problems
 
 
+def scope_problems(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Return what is wrong with the ``shard`` and ``window`` settings beyond their types."""
+    problems: list[str] = []
+    shard = config.get("shard")
+    if isinstance(shard, dict):
+        index, count = shard.get("index"), shard.get("count")
+        if isinstance(index, int) and isinstance(count, int) and not 0 <= index < count:
+            problems.append(f"shard.index: {index} is not below shard.count ({count})")
+    window = config.get("window")
+    if isinstance(window, dict):
+        if window.get("start") is None and window.get("end") is None:
+            problems.append("window: needs start, end or both")
+        for bound in ("start", "end"):
+            value = window.get(bound)
+            if isinstance(value, str) and instant(value) is None:
+                problems.append(
+                    f"window.{bound}: {value!r} is not an ISO 8601 date or time "
+                    "(or give a number of epoch seconds)"
+                )
+        start, end = instant(window.get("start")), instant(window.get("end"))
+        if start is not None and end is not None and start >= end:
+            problems.append(
+                f"window: start {window['start']!r} is not before end {window['end']!r}"
+            )
+        streams: list[t.Any] = config["streams"] if isinstance(config.get("streams"), list) else []
+        if not any(isinstance(d, dict) and d.get("window_end_param") for d in streams):
+            problems.append(
+                "window: no stream can be read by window (give a streams definition "
+                "window_end_param)"
+            )
+    return problems
+
+
 def config_problems(
     config: t.Mapping[str, t.Any], schema: t.Mapping[str, t.Any], builtin: t.Collection[str]
 ) -> list[str]:
@@ -283,6 +324,7 @@ def config_problems(
     apis: dict[str, t.Any] = config["apis"] if isinstance(config.get("apis"), dict) else {}
     streams: list[t.Any] = config["streams"] if isinstance(config.get("streams"), list) else []
     problems += definition_problems(streams, apis, builtin)
+    problems += scope_problems(config)
     known = set(builtin) | {d.get("name") for d in streams if isinstance(d, dict)}
     entries = [("", config), *((f"apis.{n}.", a) for n, a in apis.items() if isinstance(a, dict))]
     for prefix, entry in entries:

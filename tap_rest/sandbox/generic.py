@@ -90,6 +90,7 @@ def respond(
         return None
     total = max(_int(query, "total", 100), 0)
     loop = query.get("loop", ["0"])[0] == "1"
+    cap = max(_int(query, "cap", 0), 0) or None
 
     def rows(start: int, count: int) -> list[dict[str, t.Any]]:
         return [item(i) for i in range(start + 1, min(start + max(count, 0), total) + 1)]

@@ -4,7 +4,11 @@
 order, or a customer's with ``customer_id=N``, repeatable), each paged by ``offset`` and
 ``limit`` with ``{"total", "data"}``, filtered by ``updated_since`` (records updated strictly
 after it, an ISO 8601 time) or ``updated_from`` (at or after it: an inclusive filter, as many
-APIs have). ``POST /shop/touch?customer=N`` updates customer N and its first order now (or at
+APIs have), and by creation time: ``created_gte``, ``created_gt``, ``created_lt``,
+``created_lte`` (ISO 8601 dates or times, or epoch seconds; a time window is ``created_gte``
+and ``created_lt``). Customers were created a week apart from 2025-01-01, orders 36 hours apart
+from 2025-01-01T00:00:00Z (some exactly at a month's start).
+``POST /shop/touch?customer=N`` updates customer N and its first order now (or at
 ``&at=<time>``), as a real shop would between two syncs.
 """
 
@@ -19,10 +23,32 @@ from tap_rest.sandbox.data import _mix, _words
 PREFIX = "/shop"
 CUSTOMERS, ORDERS_PER_CUSTOMER = 50, 4
 _EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+#: when the shop opened: the first customer and the first order were created then
+OPENED = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+_CREATED_FILTERS: dict[str, t.Callable[[dt.datetime, dt.datetime], bool]] = {
+    "created_gte": lambda created, bound: created >= bound,
+    "created_gt": lambda created, bound: created > bound,
+    "created_lt": lambda created, bound: created < bound,
+    "created_lte": lambda created, bound: created <= bound,
+}
 
 
 def _stamp(moment: dt.datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def order_created(i: int) -> dt.datetime:
+    """Return when order i was created: 36 hours after order i - 1."""
+    return OPENED + dt.timedelta(hours=36 * (i - 1))
+
+
+def _moment(value: str) -> dt.datetime | None:
+    """Read an ISO 8601 date or time (a naive one is UTC), else None."""
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 class Shop:
@@ -44,6 +70,7 @@ class Shop:
             "name": _words(s, 2, 3).title(),
             "email": f"customer{i}@shop.test",
             "tier": ["bronze", "silver", "gold"][s % 3],
+            "created_at": _stamp(OPENED + dt.timedelta(days=7 * (i - 1), hours=s % 24)),
             "updated_at": updated,
         }
 
@@ -61,6 +88,7 @@ class Shop:
                 {"sku": f"SKU-{(s >> k) % 500}", "quantity": 1 + (s >> k) % 4}
                 for k in range(1 + s % 3)
             ],
+            "created_at": _stamp(order_created(i)),
             "updated_at": updated,
         }
 
@@ -100,6 +128,13 @@ class Shop:
         start = query.get("updated_from", [""])[0]
         if start:
             rows = [r for r in rows if r["updated_at"] >= start.replace("+00:00", "Z")]
+        for name, test in _CREATED_FILTERS.items():
+            if name not in query:
+                continue
+            bound = _moment(query[name][0])
+            if bound is None:
+                return 400, {"error": f"{name}: {query[name][0]!r} is not an ISO 8601 time"}
+            rows = [r for r in rows if test(_moment(r["created_at"]) or OPENED, bound)]
         offset = int(query.get("offset", ["0"])[0] or 0)
         limit = int(query.get("limit", ["20"])[0] or 20)
         total = len(rows) + self.total_offset
