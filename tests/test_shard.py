@@ -356,9 +356,9 @@ def test_each_shard_resumes_from_its_own_state_after_sigterm(tmp_path) -> None:
 
 
 def test_shard_settings_are_checked(tmp_path, config) -> None:
-    run = run_tap(tmp_path, {**config, "shard": {"index": 3, "count": 3}}, "--discover")
+    run = run_tap(tmp_path, {**config, "shard": {"index": 3, "count": 3}})
     assert run.returncode == 1
     assert "shard.index: 3 is not below shard.count (3)" in run.stderr
-    run = run_tap(tmp_path, {**config, "shard": {"index": 0}}, "--discover")
+    run = run_tap(tmp_path, {**config, "shard": {"index": 0}})
     assert run.returncode == 1
     assert "shard.count: required" in run.stderr

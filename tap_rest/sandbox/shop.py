@@ -43,7 +43,9 @@ def order_created(i: int) -> dt.datetime:
 
 
 def _moment(value: str) -> dt.datetime | None:
-    """Read an ISO 8601 date or time (a naive one is UTC), else None."""
+    """Read an ISO 8601 date or time (a naive one is UTC) or epoch seconds, else None."""
+    if value.strip().isdigit():
+        return dt.datetime.fromtimestamp(int(value), dt.timezone.utc)
     try:
         moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
