@@ -102,8 +102,9 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 self.name,
             )
             return
-        if context is None and not self.run.shard.reads(self):
-            self.logger.info("Skipping stream '%s': another shard reads it whole", self.name)
+        skip = self.run.skip_reason(self) if self.parent_stream_type is None else None
+        if skip:
+            self.logger.info("Skipping stream '%s': %s", self.name, skip)
             return
         ahead = self.run.prefetcher.take(self, context)
         if ahead is not None:

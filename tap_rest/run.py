@@ -160,6 +160,14 @@ class Run:
             self._limits[api] = LimitRules.from_settings(settings)
         return self._limits[api]
 
+    def skip_reason(self, stream: t.Any) -> str | None:
+        """Say why this run reads nothing of a top-level stream (None when it reads it)."""
+        if self.window.active and not self.window.applies_to(stream):
+            return f"this run reads the window {self.window} of the streams with window_end_param"
+        if not self.shard.reads(stream):
+            return "another shard reads it whole"
+        return None
+
     def close(self) -> None:
         """Stop the worker threads (what has not started is cancelled)."""
         if "prefetcher" in self.__dict__:

@@ -6,9 +6,11 @@ setting's ``start`` goes out as the stream's ``bookmark_param`` and its ``end`` 
 order, at once. The tap also keeps only the records whose replication key lies in [start, end),
 so an API whose end parameter includes its bound does not put a record into two windows.
 
-A window is read whole, whatever the STATE's bookmark, and a window run leaves every bookmark as
-its input STATE had it: it never moves a stream's bookmark past data it did not read (the
-records before the window). Its STATE still resumes an interrupted window at its last page.
+A window run reads only those streams (and their children): a stream that cannot be read by
+window would be read whole by every window. A window is read whole, whatever the STATE's
+bookmark, and a window run leaves every bookmark as its input STATE had it: it never moves a
+stream's bookmark past data it did not read (the records before the window). Its STATE still
+resumes an interrupted window at its last page.
 """
 
 from __future__ import annotations

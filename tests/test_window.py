@@ -215,3 +215,15 @@ def test_instants_compare_dates_times_and_epoch_seconds() -> None:
     assert window.contains("2025-01-01T00:00:00Z")
     assert not window.contains("2025-02-01T00:00:00Z")
     assert window.contains("not a time")  # kept: the API chose it
+
+
+def test_a_window_run_reads_only_the_streams_it_can_window(tmp_path, shop) -> None:
+    everything = select(shop["catalog"], {e["tap_stream_id"] for e in shop["catalog"]["streams"]})
+    window = {"start": "2025-04-01", "end": "2025-05-01"}
+    run = run_tap(tmp_path, {**shop["config"], "window": window}, catalog=everything)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert dict(run.counts) == {"shop_orders": 20, "shop_orders_lte": 20}
+    assert (
+        "Skipping stream 'posts': this run reads the window [2025-04-01, 2025-05-01) of the "
+        "streams with window_end_param"
+    ) in run.stderr

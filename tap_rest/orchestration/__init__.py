@@ -1,0 +1,1 @@
+"""Orchestration: tap-rest's shards and windows run as separate Meltano pipelines, by Dagster."""
