@@ -104,8 +104,9 @@ class TapRest(CommandLine):
             return known.schema.to_dict() if known is not None else sampler.schema(cls)
 
         apis = self.config.get("apis") or {}
-        for cls in declared_classes(self.config.get("streams") or [], apis, schema_of):
-            streams.append(cls(tap=self, run=self.run))
+        with self.run.window.set_aside():  # every shard and window infers the same schemas
+            classes = declared_classes(self.config.get("streams") or [], apis, schema_of)
+        streams += [cls(tap=self, run=self.run) for cls in classes]
         return streams
 
     def _builtin_streams(self) -> list[Stream]:

@@ -15,6 +15,7 @@ resumes an interrupted window at its last page.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import typing as t
@@ -47,12 +48,14 @@ def instant(value: t.Any) -> float | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Window:
     """The ``window`` setting: the bounds this run reads, each optional."""
 
     start: Bound = None
     end: Bound = None
+    #: set aside while discovery samples records: a schema is the whole list's, not a window's
+    aside: bool = field(default=False, compare=False)
     _outside: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -64,7 +67,16 @@ class Window:
     @property
     def active(self) -> bool:
         """Tell whether this run reads a window."""
-        return self.start is not None or self.end is not None
+        return not self.aside and (self.start is not None or self.end is not None)
+
+    @contextlib.contextmanager
+    def set_aside(self) -> t.Iterator[None]:
+        """Read whole lists inside this block (schema inference samples the whole list)."""
+        self.aside = True
+        try:
+            yield
+        finally:
+            self.aside = False
 
     def __str__(self) -> str:
         start = "..." if self.start is None else self.start

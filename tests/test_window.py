@@ -227,3 +227,11 @@ def test_a_window_run_reads_only_the_streams_it_can_window(tmp_path, shop) -> No
         "Skipping stream 'posts': this run reads the window [2025-04-01, 2025-05-01) of the "
         "streams with window_end_param"
     ) in run.stderr
+
+
+def test_discovery_infers_schemas_from_the_whole_list_not_the_window(tmp_path, shop) -> None:
+    bare = {k: v for k, v in windowed().items() if k != "schema"}
+    config = {**shop["config"], "streams": [bare], "window": {"start": "2030-01-01"}}
+    catalog = discover(tmp_path, config)
+    schema = next(e["schema"] for e in catalog["streams"] if e["tap_stream_id"] == "shop_orders")
+    assert {"id", "created_at", "customer_id", "amount"} <= set(schema["properties"])

@@ -61,7 +61,8 @@ def shard_piece(index: int, count: int) -> Piece:
 
 
 def _slug(value: t.Any) -> str:
-    return re.sub(r"[^0-9A-Za-z]+", "", str(value))
+    """Return a bound fit for a state id (``2025-01-01T00:00:00+00:00``: ``2025-01-01T000000Z``)."""
+    return re.sub(r"[^0-9A-Za-z-]+", "", str(value).replace("+00:00", "Z"))
 
 
 def window_piece(start: t.Any, end: t.Any) -> Piece:
