@@ -168,8 +168,9 @@ def main() -> int:
         "",
         f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by "
         f"`.venv/bin/python benchmarks/shards.py` (median of {REPEATS}), on the machine above: "
-        "5,000 posts and their 25,000 comments (5,050 requests) at 50 ms a request, "
-        "`max_concurrency` 10 per process; 4 shards are 4 processes at once.",
+        f"{100 * SCALE:,} posts and their {500 * SCALE:,} comments ({101 * SCALE:,} requests) at "
+        "50 ms a request, `max_concurrency` 10 per process; 4 shards are 4 processes at once, "
+        "each reading the posts and writing the comments of its own quarter of them.",
         "",
         "| API limit | 1 shard | 4 shards | speed-up | 429s retried (1 / 4) |",
         "|---|---|---|---|---|",
