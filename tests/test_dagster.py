@@ -15,6 +15,7 @@ import pytest
 import requests
 from dagster import DagsterEventType, DagsterInstance
 
+from tap_rest.config import BUILTIN_STREAMS
 from tap_rest.orchestration.meltano import window_piece
 from tap_rest.sandbox import Sandbox
 from tap_rest.shard import owner
@@ -118,6 +119,7 @@ def with_schemas(tmp_path: Path, sb: Sandbox, streams: list[dict]) -> list[dict]
     config = {
         "jsonplaceholder_url": sb.url,
         "pokeapi_url": sb.pokeapi_url,
+        "builtin_streams": [],
         "apis": {"shop": {"base_url": f"{sb.url}/shop"}},
         "streams": streams,
     }
@@ -135,6 +137,7 @@ def sharded_job_twice(sandbox: Sandbox, tmp_path: Path, postgres: str) -> None:
         MELTANO_ENVIRONMENT="cluster",
         MELTANO_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:5432/{postgres}",
         TAP_REST_STREAMS=json.dumps(streams),
+        TAP_REST_BUILTIN_STREAMS=json.dumps(BUILTIN_STREAMS),
         TAP_REST_SHARDS="4",
     )
     first = dagster("job", "execute", "-j", "tap_rest_sharded", env=env)

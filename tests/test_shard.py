@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tap_rest.config import BUILTIN_STREAMS
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.faults import FaultSpec
 from tap_rest.shard import owner
@@ -96,6 +97,7 @@ def shard_config(sb: Sandbox, **sizes: int) -> dict:
     return {
         "jsonplaceholder_url": sb.url,
         "pokeapi_url": sb.pokeapi_url,
+        "builtin_streams": BUILTIN_STREAMS,
         "apis": {"shop": {"base_url": f"{sb.url}/shop"}},
         "streams": [*SHOP_STREAMS, *item_streams(sb.url, **sizes)],
     }
