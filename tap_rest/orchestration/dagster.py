@@ -156,15 +156,28 @@ def report(
     context.log.info(f"{len(summaries)} shards done")
 
 
-@dg.job(
-    description="tap-rest split into n shards, each its own meltano run with its own STATE.",
-    executor_def=dg.multiprocess_executor,
-    # Shards mostly wait for the API: run them all at once unless told otherwise.
-    config={"execution": {"config": {"max_concurrent": 32}}},
-)
-def tap_rest_sharded() -> None:
+@dg.graph(description="tap-rest split into n shards, each its own meltano run and STATE.")
+def tap_rest_shards() -> None:
     """Prepare the loader, fan out one op per shard, then report."""
     report(plan_shards(prepare_loader()).map(run_shard).collect())
+
+
+def sharded_job(
+    name: str = "tap_rest_sharded",
+    executor_def: dg.ExecutorDefinition = dg.multiprocess_executor,
+    config: t.Mapping[str, t.Any] | None = None,
+) -> dg.JobDefinition:
+    """Return the sharded job on an executor (``k8s_job_executor``, ``celery_executor``...).
+
+    On the multiprocess executor all shards run at once by default: they mostly wait for the
+    API (``execution.config.max_concurrent`` in the run config says otherwise).
+    """
+    if config is None and executor_def is dg.multiprocess_executor:
+        config = {"execution": {"config": {"max_concurrent": 32}}}
+    return tap_rest_shards.to_job(name=name, executor_def=executor_def, config=config)
+
+
+tap_rest_sharded = sharded_job()
 
 
 def window_partitions(
