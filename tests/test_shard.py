@@ -290,10 +290,10 @@ def test_each_shard_is_incremental_on_its_own_state(tmp_path) -> None:
     assert all(not second[i] for i in range(3) if i != holder)
 
 
-def _kill_after(
-    tmp_path: Path, config: dict, catalog: dict, records_before: int
+def _kill_inside(
+    tmp_path: Path, config: dict, catalog: dict, stream: str, after: int
 ) -> tuple[int, list[dict], str]:
-    """Run the tap as a target reads it; SIGTERM it after ``records_before`` records."""
+    """Run the tap as a target reads it; SIGTERM it ``after`` records into ``stream``."""
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog))
     proc = subprocess.Popen(
@@ -313,48 +313,56 @@ def _kill_after(
     messages, seen = [], 0
     for line in proc.stdout:
         messages.append(json.loads(line))
-        if messages[-1]["type"] == "RECORD":
+        if messages[-1]["type"] == "RECORD" and messages[-1]["stream"] == stream:
             seen += 1
-            if seen == records_before:
+            if seen == after:
                 proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
     drain.join(timeout=30)
     return proc.returncode, messages, errors[0]
 
 
-def test_each_shard_resumes_from_its_own_state_after_sigterm(tmp_path) -> None:
-    count = 3
-    # Latency and a long list split by page, so that each shard is stopped inside it.
+@pytest.fixture(scope="module")
+def resumable(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A slower sandbox with a long list split by page, and one unsharded run of it."""
+    tmp = tmp_path_factory.mktemp("resume")
+    # Latency and a long list, so that each shard is stopped inside that list.
     with Sandbox(faults=FaultSpec(latency_ms=2)) as sb:
-        config = shard_config(sb, items_offset=9000)
-        catalog = select_all(tmp_path, config)
-        for index in range(count):
-            sharded = {**config, "shard": {"index": index, "count": count}}
-            whole = run_tap(tmp_path, sharded, catalog=catalog)
-            assert whole.returncode == 0, whole.stderr[-2000:]
-            streams = [m["stream"] for m in whole.of_type("RECORD")]
-            before = streams.index("items_offset") + 100
-            code, messages, err = _kill_after(tmp_path, sharded, catalog, before)
-            assert code == 143, err[-2000:]
-            assert messages[-1]["type"] == "STATE"
-            state = messages[-1]["value"]
-            assert state["tap_rest_shard"] == {"index": index, "count": count}
-            assert state["tap_rest_run"]["current"]["stream"] == "items_offset"
-            (tmp_path / "state.json").write_text(json.dumps(state))
-            rest = run_tap(
-                tmp_path, sharded, "--state", str(tmp_path / "state.json"), catalog=catalog
-            )
-            assert rest.returncode == 0, rest.stderr[-2000:]
-            assert "Stream 'items_offset' resumes at page offset=" in rest.stderr
-            first = TapRun(code, err, messages)
-            assert set(records(first)) | set(records(rest)) == set(records(whole))
-            assert sum(rest.counts.values()) < sum(whole.counts.values()), "the rerun resumes"
-            resumed_at = next(
-                m["record"]["id"] for m in rest.of_type("RECORD") if m["stream"] == "items_offset"
-            )
-            # The shard resumes at one of its own pages (ranges of 10 items), not at the first.
-            assert ((resumed_at - 1) // 10) % count == index
-            assert resumed_at > 10 * count
+        config = shard_config(sb, items_offset=18_000)
+        catalog = select_all(tmp, config)
+        whole = run_tap(tmp, config, catalog=catalog)
+        assert whole.returncode == 0, whole.stderr[-3000:]
+        yield {"config": config, "catalog": catalog, "whole": whole}
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 7])
+def test_each_shard_resumes_from_its_own_state_after_sigterm(resumable, tmp_path, count) -> None:
+    catalog, together = resumable["catalog"], set()
+    for index in range(count):
+        sharded = {**resumable["config"], "shard": {"index": index, "count": count}}
+        code, messages, err = _kill_inside(tmp_path, sharded, catalog, "items_offset", 100)
+        assert code == 143, err[-2000:]
+        assert messages[-1]["type"] == "STATE"
+        state = messages[-1]["value"]
+        assert state.get("tap_rest_shard") == (
+            {"index": index, "count": count} if count > 1 else None
+        )
+        assert state["tap_rest_run"]["current"]["stream"] == "items_offset"
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        rest = run_tap(tmp_path, sharded, "--state", str(tmp_path / "state.json"), catalog=catalog)
+        assert rest.returncode == 0, rest.stderr[-2000:]
+        first = TapRun(code, err, messages)
+        together |= set(records(first)) | set(records(rest))
+        # The rerun resumes: the streams delivered before are not read again, and the list
+        # starts again at one of this shard's own pages (ranges of 10 items), not its first.
+        assert "Stream 'items_offset' resumes at page offset=" in rest.stderr
+        assert not {"abilities", "albums", "customers"} & set(rest.counts)
+        resumed_at = next(
+            m["record"]["id"] for m in rest.of_type("RECORD") if m["stream"] == "items_offset"
+        )
+        assert ((resumed_at - 1) // 10) % count == index
+        assert resumed_at > 10 * count
+    assert together == set(records(resumable["whole"]))
 
 
 def test_shard_settings_are_checked(tmp_path, config) -> None:
@@ -364,3 +372,20 @@ def test_shard_settings_are_checked(tmp_path, config) -> None:
     run = run_tap(tmp_path, {**config, "shard": {"index": 0}})
     assert run.returncode == 1
     assert "shard.count: required" in run.stderr
+
+
+def test_a_child_selected_alone_follows_its_unselected_parents_key(world, tmp_path) -> None:
+    catalog = select(world["catalog"], {"post_comments", "orders"})
+    whole = run_tap(tmp_path, world["config"], catalog=catalog)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    together: Counter[tuple[str, str]] = Counter()
+    for index in range(3):
+        config = {**world["config"], "shard": {"index": index, "count": 3}}
+        run = run_tap(tmp_path, config, catalog=catalog)
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert set(run.counts) <= {"post_comments", "orders"}
+        assert {owner([c["postId"]], 3) for c in run.records["post_comments"]} == {index}
+        assert {owner([o["customer_id"]], 3) for o in run.records["orders"]} == {index}
+        together += records(run)
+    assert together == records(whole)
+    assert whole.counts == {"post_comments": 500, "orders": 200}
