@@ -87,6 +87,8 @@ def item_streams(base_url: str, **sizes: int) -> list[dict]:
                 "primary_keys": ["id"],
                 "paginator": paginator,
                 "params": {**params, **({"total": sizes[name]} if name in sizes else {})},
+                # completeness: the list against the total it reports (not a shard's part)
+                **({"total_path": "$.total"} if name == "items_offset" else {}),
             }
         )
     return streams
@@ -128,6 +130,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def test_the_unsharded_run_reads_every_record(world) -> None:
+    assert "items_offset: 237 records" in world["whole"].stderr
+    assert "237 of 237 reported" in world["whole"].stderr
     counts = world["whole"].counts
     assert {s: counts[s] for s in DEFAULT_COUNTS} == DEFAULT_COUNTS
     assert counts["customers"] == 50
@@ -155,6 +159,7 @@ def test_shards_together_emit_exactly_the_records_of_one_run(world, tmp_path, co
         config = {**world["config"], "shard": {"index": index, "count": count}}
         run = run_tap(tmp_path, config, catalog=world["catalog"])
         assert run.returncode == 0, run.stderr[-3000:]
+        assert "but the API reported" not in run.stderr, "a shard's part held to a whole total"
         together += records(run)
         asked = Counter(sb.server.requests)
         emitted = run.records
