@@ -29,6 +29,7 @@ from tap_rest.pagination import (
     PageNumberPaginator,
     PageRequest,
 )
+from tap_rest.redact import redact_url
 from tap_rest.response import body_of
 
 if t.TYPE_CHECKING:
@@ -105,9 +106,9 @@ class StridedOffsetPaginator(_Strided):
         offset, limit = int(params[self.offset_param]), int(params[self.limit_param])
         if received > limit:
             msg = (
-                f"Stream '{self.stream_name}': {response.url} returned {received} records for "
-                f"{self.limit_param}={limit}; a list split by page among shards needs a server "
-                "that honours the page size"
+                f"Stream '{self.stream_name}': {redact_url(response.url)} returned {received} "
+                f"records for {self.limit_param}={limit}; a list split by page among shards "
+                "needs a server that honours the page size"
             )
             raise FatalAPIError(msg)
         list_page = (offset - self.base) // self.page_size

@@ -394,3 +394,23 @@ def test_a_child_selected_alone_follows_its_unselected_parents_key(world, tmp_pa
         together += records(run)
     assert together == records(whole)
     assert whole.counts == {"post_comments": 500, "orders": 200}
+
+
+def test_a_server_that_ignores_the_page_size_stops_a_list_split_by_page(tmp_path, sandbox) -> None:
+    # The server reads `limit` (fixed at 50 here), the paginator asks with `size`: to the tap,
+    # the server answers 50 records for a page of 10, as a server ignoring the page size does.
+    stream = {
+        "name": "ignores_size",
+        "base_url": sandbox.url,
+        "path": "/generic/offset",
+        "records_path": "$.items[*]",
+        "primary_keys": ["id"],
+        "paginator": {"type": "offset", "page_size": 10, "limit_param": "size"},
+        "params": {"total": 120, "limit": 50},
+    }
+    config = {"jsonplaceholder_url": sandbox.url, "streams": [stream]}
+    run = run_tap(tmp_path, {**config, "shard": {"index": 1, "count": 2}})
+    assert run.returncode == 1
+    assert "returned 50 records for size=10; a list split by page among shards needs" in (
+        run.stderr
+    )
