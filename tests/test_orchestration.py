@@ -51,6 +51,10 @@ def test_the_last_error_line_is_the_plugins_own() -> None:
         "target-postgres: psycopg2.errors.UniqueViolation: duplicate key value"
     )
     assert last_error_line(FAILED_RUN[4:]) == "Block run completed: Extractor failed"
+    # The tap's own one-line error (plain stderr) is not named twice.
+    error = "tap-rest: error: Stream 'posts': GET http://127.0.0.1:1/posts/999 returned 404"
+    own = json.dumps({"stdio": "stderr", "string_id": "tap-rest", "event": error, "level": "info"})
+    assert last_error_line([own, *FAILED_RUN[4:]]) == error
     assert last_error_line(["not json at all"]) == "not json at all"
 
 

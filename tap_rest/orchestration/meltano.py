@@ -110,7 +110,8 @@ def last_error_line(lines: t.Iterable[str]) -> str:
         level_error = str(entry.get("level", "")).lower() in ("error", "critical")
         if entry.get("string_id"):
             if level_error or (not structured and _ERROR_WORDS.search(event)):
-                plugin = f"{entry['string_id']}: {event}"
+                name = str(entry["string_id"])
+                plugin = event if event.startswith(f"{name}:") else f"{name}: {event}"
         elif level_error:
             meltano = f"{event}: {entry['err']}" if entry.get("err") else event
     return plugin or meltano or plain or "no output"
