@@ -42,7 +42,9 @@ def run_redactor(config: t.Mapping[str, t.Any]) -> Redactor:
         for named in (holder.get("headers"), holder.get("params"))
         for value in credential_values(named)
     ]
-    others += [v for p in (config.get("query_params") or {}).values() for v in credential_values(p)]
+    by_stream = config.get("query_params")
+    if isinstance(by_stream, dict):
+        others += [v for p in by_stream.values() for v in credential_values(p)]
     return Redactor.for_auths(auth_settings(config), others)
 
 

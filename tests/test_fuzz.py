@@ -117,3 +117,19 @@ def test_any_config_ends_in_named_problems(config) -> None:
     except ConfigValidationError as exc:
         refused.append(exc)
     assert all(exc.errors for exc in refused), "a refused config names its problems"
+
+
+ODD_VALUES: list[t.Any] = [None, True, 0, -1, 1.5, "", "x", [], [1], {}, {"x": 1}, {"x": True}]
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_every_setting_of_every_type_is_named_or_taken(setting: str) -> None:
+    """Each setting given each JSON type: the tap starts or names its problems, never crashes."""
+    builtin = {cls.name for cls in STREAM_TYPES}
+    for value in ODD_VALUES:
+        config = {setting: value}
+        assert all(isinstance(p, str) for p in config_problems(config, CONFIG_SCHEMA, builtin))
+        try:
+            TapRest(config=config)
+        except ConfigValidationError as exc:
+            assert exc.errors, (setting, value)
