@@ -1,27 +1,71 @@
-"""The client-side rate limiter, shared by every stream and thread that sends requests."""
+"""The client-side rate limiter shared by every stream and thread; it learns the server's budget."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+import typing as t
+
+from tap_rest.quota import parse_quota
+
+logger = logging.getLogger("tap-rest")
+
+#: the share of a learned rate added each second while no limit is met (additive increase)
+INCREASE = 0.03
+#: how a learned rate is cut when the server limits without saying how long to wait
+DECREASE = 0.5
+#: the slowest rate learned (a request a minute)
+FLOOR = 1 / 60
+#: the pause when the headers say nothing is left but not when it comes back (Shopify's bucket)
+UNKNOWN_RESET = 1.0
 
 
 class RateLimiter:
-    """A token bucket (``rate`` requests per second, ``burst`` at once) with server-set pauses.
+    """A token bucket at ``rate`` (``burst`` at once), server-set pauses, and a learned rate.
 
-    One instance is shared by every stream and thread of a run (one per API); ``acquire``
-    blocks until the caller may send. ``pause_until`` holds everyone back, e.g. until a
-    ``Retry-After`` or a rate limit reset has passed.
+    One instance is shared by every stream and thread of a run (one per API). ``acquire``
+    blocks until the caller may send; ``hold`` re-checks, right before sending, a pause set
+    meanwhile; ``release`` says the request is answered, ``observe`` what the answer said.
+
+    After a limit (a 429, or headers saying nothing is left) every thread waits for the
+    server's reset, then the requests go at the rate the server accepted: what it answered
+    since the last limit, over that time and the wait (AIMD's decrease, fitted to the server);
+    the rate then rises by ``INCREASE`` of itself each second without a limit. The headers'
+    ``Remaining``, less the requests in flight, is a budget: when it is spent every thread
+    waits for the reset, so a burst stops before the server has to refuse it. ``rate`` (the
+    user's ``requests_per_second``) stays the ceiling.
     """
 
-    def __init__(self, rate: float | None = None, burst: int = 1) -> None:
+    def __init__(self, rate: float | None = None, burst: int = 1, max_pause: float = 300.0) -> None:
         self.rate = float(rate) if rate else None
+        #: the longest pause a server's reset may impose (``max_retry_after``)
+        self.max_pause = max_pause
         self.burst = max(int(burst), 1)
         self._tokens = float(self.burst)
         self._updated = time.monotonic()
         self._paused_until = 0.0
         self._lock = threading.Lock()
         self.waited = 0.0
+        #: the rate learned from the server's limits (None until one is met)
+        self.learned: float | None = None
+        #: how many times the server limited this API, and the rates set after each time
+        self.limits = 0
+        self.history: list[float] = []
+        self._in_flight = 0
+        self._accepted = 0
+        self._cycle_start: float | None = None
+        self._learn_due = False
+        self._raised_at = 0.0
+        self._learned_cap: float | None = None
+        self._budget: float | None = None
+        self._budget_reset: float | None = None
+
+    @property
+    def effective(self) -> float | None:
+        """Return the rate requests go at now: the learned one under the user's ceiling."""
+        rates = [r for r in (self.rate, self.learned) if r]
+        return min(rates) if rates else None
 
     def pause_until(self, moment: float) -> None:
         """Let no request go before ``moment`` (a ``time.monotonic()`` value)."""
@@ -33,19 +77,131 @@ class RateLimiter:
         self.pause_until(time.monotonic() + seconds)
 
     def acquire(self) -> None:
-        """Block until a request may be sent, then take a token."""
+        """Block until a request may be sent, then take a token (the request is in flight)."""
         while True:
             with self._lock:
                 now = time.monotonic()
-                wait = self._paused_until - now
-                if wait <= 0 and self.rate:
-                    self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-                    self._updated = now
-                    if self._tokens >= 1:
-                        self._tokens -= 1
-                        return
-                    wait = (1 - self._tokens) / self.rate
-                elif wait <= 0:
+                wait = self._wait(now)
+                if wait <= 0:
+                    self._in_flight += 1
+                    if self._budget is not None:
+                        self._budget -= 1
                     return
             self.waited += wait
             time.sleep(wait)
+
+    def _wait(self, now: float) -> float:
+        """Return how long to wait before sending at ``now``, taking a token when none (locked)."""
+        if self._cycle_start is None:
+            self._cycle_start = now
+        if self._budget is not None and self._budget <= 0:
+            # The server's budget is spent (by the requests answered and those in flight).
+            reset = UNKNOWN_RESET
+            if self._budget_reset is not None:
+                reset = max(self._budget_reset - now, 0.1)
+            self._limited(now, reset)
+        wait = self._paused_until - now
+        if wait > 0:
+            return wait
+        if self._learn_due:
+            self._learn(now)
+        self._raise(now)
+        rate = self.effective
+        if not rate:
+            return 0.0
+        burst = self.burst if self.learned is None else 1
+        self._tokens = min(burst, self._tokens + (now - self._updated) * rate)
+        self._updated = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return 0.0
+        return (1 - self._tokens) / rate
+
+    def hold(self) -> None:
+        """Wait out a pause set since ``acquire`` returned: right before sending, no token taken."""
+        while True:
+            with self._lock:
+                wait = self._paused_until - time.monotonic()
+            if wait <= 0:
+                return
+            self.waited += wait
+            time.sleep(wait)
+
+    def release(self) -> None:
+        """Count a request as answered (or failed without an answer): no longer in flight."""
+        with self._lock:
+            self._in_flight = max(self._in_flight - 1, 0)
+
+    def observe(
+        self, headers: t.Mapping[str, str], *, limited: bool, wait: float | None = None
+    ) -> None:
+        """Learn from an answer: a limit (``limited``, the server's ``wait``) or an accepted one.
+
+        ``wait`` is what the server asked (Retry-After, or a spent quota's reset), capped.
+        """
+        quota = parse_quota(headers)
+        with self._lock:
+            now = time.monotonic()
+            if quota is not None and quota.remaining is not None:
+                # What is left for the requests not yet sent: those in flight spend it too.
+                self._budget = quota.remaining - self._in_flight
+                reset = quota.reset
+                self._budget_reset = now + min(reset, self.max_pause) if reset is not None else None
+            if quota is not None and quota.rate:
+                self._learned_cap = quota.rate
+            if limited:
+                self._limited(now, wait)
+            else:
+                self._accepted += 1
+
+    def _limited(self, now: float, wait: float | None) -> None:
+        """Pause everyone for the server's wait; learn a rate once it is over (locked)."""
+        self._budget = None
+        if wait:
+            self._paused_until = max(self._paused_until, now + min(wait, self.max_pause))
+        if self._learn_due:
+            return  # the same limit, met by a request sent before it came back
+        self.limits += 1
+        if wait:
+            self._learn_due = True
+            return
+        # A limit without a wait (Stripe's bare 429): halve the rate at once, once a second.
+        if now - self._raised_at < 1.0 and self.learned is not None:
+            return
+        elapsed = max(now - (self._cycle_start or now), 1e-3)
+        measured = self._accepted / elapsed
+        self._set(max((self.learned or measured) * DECREASE, FLOOR), now)
+
+    def _learn(self, now: float) -> None:
+        """Set the rate the server accepted: answers since the last limit over the time (locked)."""
+        self._learn_due = False
+        elapsed = max(now - (self._cycle_start or now), 1e-3)
+        measured = max(self._accepted, 1) / elapsed
+        if self.learned is not None:
+            measured = min(measured, self.learned * 0.9)
+        self._set(max(measured, FLOOR), now)
+
+    def _set(self, rate: float, now: float) -> None:
+        """Set the learned rate and start a new cycle of accepted answers (locked)."""
+        if self._learned_cap:
+            rate = min(rate, self._learned_cap)
+        self.learned = rate
+        self.history.append(rate)
+        self._cycle_start = self._raised_at = self._updated = now
+        self._accepted = 0
+        self._tokens = 0.0
+        logger.info(
+            "Rate limit met: sending %.1f requests/s from now on (what the server accepted)",
+            rate,
+        )
+
+    def _raise(self, now: float) -> None:
+        """Raise the learned rate a little for each second without a limit (locked)."""
+        if self.learned is None:
+            return
+        elapsed = now - self._raised_at
+        if elapsed >= 0.1:
+            self.learned *= 1 + INCREASE * elapsed
+            if self._learned_cap:
+                self.learned = min(self.learned, self._learned_cap)
+            self._raised_at = now

@@ -22,6 +22,7 @@ from tap_rest.errors import (
     RetriesExhaustedError,
     SkippedStatusError,
 )
+from tap_rest.quota import exhausted_wait
 
 if t.TYPE_CHECKING:
     from tap_rest.ratelimit import RateLimiter
@@ -41,10 +42,6 @@ RETRIABLE = (
     requests.exceptions.ContentDecodingError,
 )
 RETRY_STATUSES = frozenset({HTTPStatus.REQUEST_TIMEOUT, HTTPStatus.TOO_MANY_REQUESTS})
-
-#: a reset value above this is a Unix time, below it a number of seconds (X-RateLimit-Reset
-#: is epoch seconds on GitHub and many others, delta seconds in the IETF draft)
-_EPOCH_THRESHOLD = 1_000_000_000
 
 
 def retry_after_seconds(
@@ -67,39 +64,9 @@ def retry_after_seconds(
     return max(when.timestamp() - (time.time() if now is None else now), 0.0)
 
 
-def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value not in (None, "") else None
-    except ValueError:
-        return None
-
-
 def rate_limit_wait(headers: t.Mapping[str, str], now: float | None = None) -> float | None:
-    """Return how long to wait when the server says no request is left, else None.
-
-    Reads ``RateLimit-Remaining``/``RateLimit-Reset``, ``X-RateLimit-*``, and the structured
-    ``RateLimit: limit=10, remaining=0, reset=5`` (or ``r=0;t=5``) header.
-    """
-    remaining = reset = None
-    for prefix in ("RateLimit-", "X-RateLimit-", "X-Rate-Limit-"):
-        if remaining is None:
-            remaining = _number(headers.get(prefix + "Remaining"))
-        if reset is None:
-            reset = _number(headers.get(prefix + "Reset"))
-    combined = headers.get("RateLimit")
-    if combined:
-        fields = dict(re.findall(r"\b(remaining|reset|r|t)\s*=\s*([\d.]+)", combined))
-        remaining = (
-            remaining
-            if remaining is not None
-            else _number(fields.get("remaining") or fields.get("r"))
-        )
-        reset = reset if reset is not None else _number(fields.get("reset") or fields.get("t"))
-    if remaining is None or remaining > 0 or reset is None:
-        return None
-    if reset > _EPOCH_THRESHOLD:
-        return max(reset - (time.time() if now is None else now), 0.0)
-    return reset
+    """Return how long to wait when the server says no request is left, else None."""
+    return exhausted_wait(headers, now)
 
 
 #: what a rate-limited answer says in its body (GitHub's 403 "API rate limit exceeded",
@@ -259,9 +226,16 @@ class RetryPolicy:
             logger.info(
                 "Stream '%s': rate limit exhausted; waiting %.1f s for its reset", stream, wait
             )
-        asked = self.server_wait(response) or wait
-        if asked:
-            limiter.pause_for(min(asked, self.max_retry_after))
+        asked = self.server_wait(response)
+        asked = min(asked, self.max_retry_after) if asked else None
+        # A limit teaches the limiter the server's budget; an answer that is not one spends it
+        # (its RateLimit-Remaining, less the requests in flight, is what the others may send).
+        limit = HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR and (
+            status == HTTPStatus.TOO_MANY_REQUESTS or limits.limited(response)
+        )
+        limiter.observe(response.headers, limited=limit, wait=asked)
+        if asked and not limit:
+            limiter.pause_for(asked)  # a 503's Retry-After: every thread waits, nothing to learn
         if status in skip:
             raise SkippedStatusError(describe(response), status, response)
         if (

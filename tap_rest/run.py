@@ -142,7 +142,7 @@ class Run:
                     burst = int(self.config.get("rate_limit_burst", 1))
                 else:
                     burst = 1
-                self._limiters[key] = RateLimiter(rate, burst)
+                self._limiters[key] = RateLimiter(rate, burst, self.retry.max_retry_after)
             return self._limiters[key]
 
     def scope(self, api: str | None, base_url: str) -> Scope:

@@ -108,12 +108,18 @@ class RequestSender(RESTStream[PageRequest]):
         self, prepared: requests.PreparedRequest, context: Context | None, owned: bool
     ) -> requests.Response:
         """Send one request through the rate limiter; credentials only to the API's origin."""
-        self.limiter.acquire()
-        self.run.stats.add(self.name, requests=1)
-        request = self.authenticator(prepared.copy()) if owned else prepared
-        response = self.requests_session.send(
-            request, timeout=self.timeout, allow_redirects=self.allow_redirects
-        )
+        limiter = self.limiter
+        limiter.acquire()
+        try:
+            self.run.stats.add(self.name, requests=1)
+            request = self.authenticator(prepared.copy()) if owned else prepared
+            # A limit met since acquire (another thread's 429) holds this request back too.
+            limiter.hold()
+            response = self.requests_session.send(
+                request, timeout=self.timeout, allow_redirects=self.allow_redirects
+            )
+        finally:
+            limiter.release()
         self._write_request_duration_log(
             endpoint=self.path,
             response=response,

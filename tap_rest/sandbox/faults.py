@@ -19,6 +19,10 @@ FAIL_STATUSES = (500, 502, 503, 504)
 RETRY_AFTER_FORMATS = ("seconds", "date", "both")
 #: how early a request after a 429 may arrive and still count as on time (clock reads differ)
 _TOLERANCE = 0.005
+#: how long after the first limited answer of a window went out a client may still send
+#: (it has to read that answer first); a request arriving later inside the window is early
+#: after the answer, as a request still in flight when it came back is not
+ANSWER_SLACK = 0.02
 
 
 @dataclass
@@ -70,6 +74,8 @@ class Decision:
     reset: bool = False
     truncate_at: float | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
+    #: the first limited answer of a window: the server notes when it went out (``answered``)
+    first_limit: bool = False
 
 
 class Faults:
@@ -81,6 +87,9 @@ class Faults:
         self.early_requests = 0
         #: for each early request, the seconds since the first limited answer of its window
         self.early_delays: list[float] = []
+        #: requests that arrived inside a wait window after its first limited answer went out
+        self.early_after_answer = 0
+        self._answered_at: float | None = None
         self._window_end = 0.0
         self._window_used = 0
         self._limited_at: float | None = None
@@ -98,15 +107,16 @@ class Faults:
     def decide(self, target: str) -> Decision:
         """Decide the fate of a request for ``target`` (sleeping first for the latency)."""
         spec = self.spec
+        arrived = time.time()
         if spec.latency_ms:
             time.sleep(spec.latency_ms / 1000)
         decision = Decision()
         if spec.rate_limit:
-            self._rate_limit(decision)
+            self._rate_limit(decision, arrived)
             if decision.status:
                 return decision
         if spec.quota:
-            self._quota(decision)
+            self._quota(decision, arrived)
             if decision.status:
                 return decision
         with self._lock:
@@ -127,13 +137,36 @@ class Faults:
                 self.injected[str(kind)] += 1
         return decision
 
-    def _rate_limit(self, decision: Decision) -> None:
+    def answered(self) -> None:
+        """Note that the first limited answer of a window has gone out."""
+        with self._lock:
+            if self._answered_at is None:
+                self._answered_at = time.time()
+
+    def _count_early(self, arrived: float) -> None:
+        """Count a request arriving inside a wait window (locked)."""
+        self.early_requests += 1
+        if self._answered_at is not None and arrived > self._answered_at + ANSWER_SLACK:
+            self.early_after_answer += 1
+
+    def stats(self) -> dict[str, t.Any]:
+        """Return the counts of what was injected, and of the requests that came too early."""
+        with self._lock:
+            return {
+                "injected": dict(self.injected),
+                "early_requests": self.early_requests,
+                "early_after_answer": self.early_after_answer,
+            }
+
+    def _rate_limit(self, decision: Decision, arrived: float) -> None:
         """Allow ``rate_limit`` requests in any second; beyond that, 429 with Retry-After."""
         limit = t.cast("float", self.spec.rate_limit)
         with self._lock:
             now = time.time()
             if now < self._not_before - _TOLERANCE:
-                self.early_requests += 1
+                self._count_early(arrived)
+            elif self._answered_at is not None:
+                self._answered_at = None  # the window is over
             while self._window and self._window[0] <= now - 1:
                 self._window.popleft()
             if len(self._window) >= limit:
@@ -147,6 +180,7 @@ class Faults:
                     value = formatdate(moment, usegmt=True)
                 else:
                     moment, value = now + wait, str(wait)
+                decision.first_limit = self._answered_at is None
                 self._not_before = max(self._not_before, moment)
                 self.injected["429"] += 1
                 decision.status = 429
@@ -163,7 +197,7 @@ class Faults:
                     ("RateLimit-Reset", str(int(reset))),
                 ]
 
-    def _quota(self, decision: Decision) -> None:
+    def _quota(self, decision: Decision, arrived: float) -> None:
         """Allow ``quota`` requests per window, then answer 403 as GitHub does until the reset."""
         quota = t.cast("int", self.spec.quota)
         with self._lock:
@@ -171,11 +205,13 @@ class Faults:
             if now >= self._window_end:
                 self._window_end = float(math.ceil(now + self.spec.quota_window))
                 self._window_used, self._limited_at = 0, None
+                self._answered_at = None
             if self._window_used >= quota:
                 if self._limited_at is None:
                     self._limited_at = now
+                    decision.first_limit = True
                 else:
-                    self.early_requests += 1
+                    self._count_early(arrived)
                     self.early_delays.append(now - self._limited_at)
                 self.injected["403"] += 1
                 decision.status = 403

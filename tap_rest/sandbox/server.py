@@ -33,6 +33,8 @@ from tap_rest.sandbox.shop import Shop
 
 HOST = "127.0.0.1"
 POKEAPI_PREFIX = "/api/v2"
+#: what the sandbox counted: requests, faults injected, requests inside a wait window (JSON)
+STATS_PATH = "/__stats"
 _JSON = "application/json; charset=utf-8"
 _FILTER_SUFFIXES = ("_ne", "_lte", "_gte", "_like")
 
@@ -301,6 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.auth.spec.mode == "api_key":
             kept = self.server.auth.strip_query(query)
             target = split.path + (f"?{urlencode(kept, doseq=True)}" if kept else "")
+        if split.path == STATS_PATH:
+            self._send(*_json(200, self.server.stats()))
+            return
         self.server.count(target, dict(self.headers), self.path)
         if split.path.startswith(canned.CANNED):
             self._send(*canned.canned(self.server.canned, split.path))
@@ -326,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
         fate = self.server.faults.decide(target)
         if fate.status:
             self._send(*_failure(fate.status, fate.headers, fate.body))
+            if fate.first_limit:
+                self.server.faults.answered()
             return
         status, headers, payload = self.server.replica.respond(host, target)
         headers = [*headers, *fate.headers]
@@ -439,6 +446,12 @@ class SandboxServer(ThreadingHTTPServer):
         #: what ``/canned/<name>`` answers (tap_rest.sandbox.canned)
         self.canned: dict[str, canned.Canned] = {}
         self._lock = threading.Lock()
+
+    def stats(self) -> dict[str, t.Any]:
+        """Return what ``/__stats`` says: requests answered, faults injected, early arrivals."""
+        with self._lock:
+            requests = sum(self.requests.values())
+        return {"requests": requests, **self.faults.stats()}
 
     def count(
         self, target: str, headers: t.Mapping[str, str] | None = None, raw: str | None = None
