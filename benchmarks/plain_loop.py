@@ -1,14 +1,31 @@
 """The practical ceiling in Python: a plain requests loop writing records as JSON lines.
 
-bulk: every page of /photos; fanout: /posts, then each post's comments, one at a time.
+bulk: every page of /photos; fanout: /posts, then each post's comments, one at a time;
+limited: fanout against a rate limit, each 429 retried after its Retry-After (seconds or date).
 """
 
 from __future__ import annotations
 
 import json
 import sys
+import time
+from email.utils import parsedate_to_datetime
 
 import requests
+
+
+def get(session: requests.Session, url: str, **params: object) -> requests.Response:
+    """GET a URL; a 429 waits for its Retry-After, then tries again."""
+    while True:
+        response = session.get(url, params=params)
+        if response.status_code != 429:
+            response.raise_for_status()
+            return response
+        after = response.headers["Retry-After"]
+        if after.isdigit():
+            time.sleep(int(after))
+        else:
+            time.sleep(max(parsedate_to_datetime(after).timestamp() - time.time(), 0))
 
 
 def main() -> None:
@@ -19,13 +36,13 @@ def main() -> None:
     page = 1
     while True:
         path = "/photos" if mode == "bulk" else "/posts"
-        records = session.get(f"{base}{path}", params={"_page": page, "_limit": size}).json()
+        records = get(session, f"{base}{path}", _page=page, _limit=size).json()
         if not records:
             break
         for record in records:
             out.write(json.dumps(record) + "\n")
-            if mode == "fanout":
-                for comment in session.get(f"{base}/posts/{record['id']}/comments").json():
+            if mode != "bulk":
+                for comment in get(session, f"{base}/posts/{record['id']}/comments").json():
                     out.write(json.dumps(comment) + "\n")
         page += 1
     out.flush()

@@ -7,14 +7,18 @@ import threading
 import time
 import typing as t
 
-from tap_rest.quota import parse_quota
+from tap_rest.quota import Quota, parse_quota
 
 logger = logging.getLogger("tap-rest")
 
-#: the share of a learned rate added each second while no limit is met (additive increase)
-INCREASE = 0.03
+#: the share of a learned rate added each second while no limit is met: quickly far below
+#: the rate that last met a limit, slowly near it (or above it: the server may have grown)
+INCREASE = 0.05
+INCREASE_NEAR = 0.01
 #: how a learned rate is cut when the server limits without saying how long to wait
 DECREASE = 0.5
+#: the share of the server's own rate (its limit over its window) a learned rate stays under
+MARGIN = 0.9
 #: the slowest rate learned (a request a minute)
 FLOOR = 1 / 60
 #: the pause when the headers say nothing is left but not when it comes back (Shopify's bucket)
@@ -31,7 +35,8 @@ class RateLimiter:
     After a limit (a 429, or headers saying nothing is left) every thread waits for the
     server's reset, then the requests go at the rate the server accepted: what it answered
     since the last limit, over that time and the wait (AIMD's decrease, fitted to the server);
-    the rate then rises by ``INCREASE`` of itself each second without a limit. The headers'
+    the rate then rises by ``INCREASE`` of itself each second without a limit, by
+    ``INCREASE_NEAR`` within 10 % of the rate that last met one. The headers'
     ``Remaining``, less the requests in flight, is a budget: when it is spent every thread
     waits for the reset, so a burst stops before the server has to refuse it. ``rate`` (the
     user's ``requests_per_second``) stays the ceiling.
@@ -57,7 +62,11 @@ class RateLimiter:
         self._cycle_start: float | None = None
         self._learn_due = False
         self._raised_at = 0.0
+        #: the learned rate in force when a limit was last met (too fast, then)
+        self._tripped: float | None = None
         self._learned_cap: float | None = None
+        #: the longest reset the headers said: the window, when they do not say it
+        self._longest_reset = 0.0
         self._budget: float | None = None
         self._budget_reset: float | None = None
 
@@ -147,12 +156,25 @@ class RateLimiter:
                 self._budget = quota.remaining - self._in_flight
                 reset = quota.reset
                 self._budget_reset = now + min(reset, self.max_pause) if reset is not None else None
-            if quota is not None and quota.rate:
-                self._learned_cap = quota.rate
+            if quota is not None:
+                self._fit(quota)
             if limited:
                 self._limited(now, wait)
             else:
                 self._accepted += 1
+
+    def _fit(self, quota: Quota) -> None:
+        """Cap the learned rate at the server's: its limit over its window (locked).
+
+        The window is the policy's (``w=``), else the longest reset seen: a fixed window's
+        reset counts down from its length, a sliding one's stays near it.
+        """
+        window = quota.window
+        if window is None and quota.reset is not None and quota.reset >= 1:
+            self._longest_reset = max(self._longest_reset, min(quota.reset, self.max_pause))
+            window = self._longest_reset
+        if quota.limit and window:
+            self._learned_cap = MARGIN * quota.limit / window
 
     def _limited(self, now: float, wait: float | None) -> None:
         """Pause everyone for the server's wait; learn a rate once it is over (locked)."""
@@ -162,6 +184,7 @@ class RateLimiter:
         if self._learn_due:
             return  # the same limit, met by a request sent before it came back
         self.limits += 1
+        self._tripped = self.learned
         if wait:
             self._learn_due = True
             return
@@ -173,13 +196,21 @@ class RateLimiter:
         self._set(max((self.learned or measured) * DECREASE, FLOOR), now)
 
     def _learn(self, now: float) -> None:
-        """Set the rate the server accepted: answers since the last limit over the time (locked)."""
+        """Set the rate the server allows once its wait is over (locked).
+
+        The first time, its headers' limit over its window when they say them (a token bucket
+        fitted to them), else what it accepted since the start over that time and the wait;
+        later, a little below the rate that met the limit.
+        """
         self._learn_due = False
         elapsed = max(now - (self._cycle_start or now), 1e-3)
         measured = max(self._accepted, 1) / elapsed
-        if self.learned is not None:
-            measured = min(measured, self.learned * 0.9)
-        self._set(max(measured, FLOOR), now)
+        if self.learned is None:
+            rate = self._learned_cap or measured
+        else:
+            # The server's budget may also have shrunk (others share it): what it accepted.
+            rate = max(min(measured, self.learned * 0.9), self.learned * 0.7)
+        self._set(max(rate, FLOOR), now)
 
     def _set(self, rate: float, now: float) -> None:
         """Set the learned rate and start a new cycle of accepted answers (locked)."""
@@ -201,7 +232,8 @@ class RateLimiter:
             return
         elapsed = now - self._raised_at
         if elapsed >= 0.1:
-            self.learned *= 1 + INCREASE * elapsed
+            near = self._tripped is not None and self.learned >= 0.9 * self._tripped
+            self.learned *= 1 + (INCREASE_NEAR if near else INCREASE) * elapsed
             if self._learned_cap:
                 self.learned = min(self.learned, self._learned_cap)
             self._raised_at = now
