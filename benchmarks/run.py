@@ -7,6 +7,12 @@
 - fan-out: 1,000 posts and their comments at 20 ms a request, ``max_concurrency`` at its
   default against 1, and against the plain loop; target <= 1/6 of the wall time at 1.
 - memory: peak RSS of the tap for 10,000 against 1,000,000 records; target <= 1.2x.
+- rate limit: 500 posts and their comments against a 50 requests/s limit (429 + Retry-After,
+  RateLimit-* headers), the tap at its default concurrency against a sequential plain loop
+  that honours Retry-After: at most its 429s, no request inside a Retry-After window after
+  the first 429 of it came back (the sandbox's count at /__stats), wall time <= 1.1x.
+
+    .venv/bin/python benchmarks/run.py ratelimit  # only the rate-limit case, its own section
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
+import urllib.request
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
@@ -149,6 +157,99 @@ def memory(tmp: Path) -> dict[str, float]:
     return {"small": rss[10_000], "large": rss[1_000_000], "ratio": rss[1_000_000] / rss[10_000]}
 
 
+def sandbox_stats(origin: str) -> dict[str, t.Any]:
+    """Return what the sandbox counted (requests, faults injected, early arrivals)."""
+    with urllib.request.urlopen(f"{origin}/__stats") as answer:
+        return t.cast("dict[str, t.Any]", json.load(answer))
+
+
+def ratelimit(tmp: Path) -> dict[str, t.Any]:
+    """Measure 429s, early requests and wall time under a 50 requests/s server limit."""
+    flags = ("--scale", "5", "--latency-ms", "5", "--rate-limit", "50")
+    with sandbox(*flags) as origin:
+        config = tap_config(tmp, "ratelimit", origin, page_size=100)
+        catalog = str(select(tmp, config, {"posts", "post_comments"}))
+    config_text = config.read_text().replace(origin, "ORIGIN")
+    config.write_text(config_text)
+    plain = [PYTHON, str(HERE / "plain_loop.py"), "limited", "ORIGIN", "100"]
+    tap = [PYTHON, "-m", "tap_rest", "--config", str(config), "--catalog", catalog]
+    runs: dict[str, list[dict[str, float]]] = {"plain": [], "tap": []}
+    for _ in range(REPEATS):
+        for name, cmd in (("plain", plain), ("tap", tap)):
+            # Each run gets its own sandbox: no run inherits another's spent budget.
+            with sandbox(*flags) as origin:
+                config.write_text(config_text.replace("ORIGIN", origin))
+                command = [part.replace("ORIGIN", origin) for part in cmd]
+                wall = peak_rss(command)[0]
+                stats = sandbox_stats(origin)
+            runs[name].append(
+                {
+                    "wall": wall,
+                    "429": stats["injected"].get("429", 0),
+                    "early": stats["early_requests"],
+                    "early_after": stats["early_after_answer"],
+                }
+            )
+    result: dict[str, t.Any] = {}
+    for name, measured in runs.items():
+        for key in ("wall", "429", "early", "early_after"):
+            result[f"{name}_{key}"] = statistics.median(m[key] for m in measured)
+        result[f"{name}_429_max"] = max(m["429"] for m in measured)
+        result[f"{name}_early_after_max"] = max(m["early_after"] for m in measured)
+    result["ratio"] = result["tap_wall"] / result["plain_wall"]
+    result["met"] = (
+        result["tap_429_max"] <= result["plain_429"]
+        and result["tap_early_after_max"] == 0
+        and result["ratio"] <= 1.1
+    )
+    return result
+
+
+def ratelimit_section(r: dict[str, t.Any]) -> str:
+    """Return RESULTS.md's rate-limit section, between its markers."""
+    return "\n".join(
+        [
+            "<!-- ratelimit:start -->",
+            "## Under a server's rate limit",
+            "",
+            f"Measured {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC by "
+            "`.venv/bin/python benchmarks/run.py ratelimit` (median of 3, the worst of 3 for "
+            "the counts that must not rise), on the machine above: 500 posts and their "
+            "comments (505 requests) at 5 ms a request against a sandbox allowing 50 requests "
+            "in any second (`--rate-limit 50`: 429 with Retry-After, as seconds or a date in "
+            "turn, and RateLimit-Limit/Remaining/Reset on every answer); a fresh sandbox per "
+            "run. *Early* is a request arriving inside a Retry-After window; *after the "
+            "answer*, one arriving more than 20 ms after the window's first 429 went out (a "
+            "request still in flight when it came back is allowed).",
+            "",
+            "| client | wall | 429s (worst) | early | early after the answer (worst) |",
+            "|---|---|---|---|---|",
+            f"| sequential plain loop | {r['plain_wall']:.1f} s | {r['plain_429']:.0f} "
+            f"({r['plain_429_max']:.0f}) | {r['plain_early']:.0f} | "
+            f"{r['plain_early_after']:.0f} ({r['plain_early_after_max']:.0f}) |",
+            f"| tap-rest, max_concurrency 10 | {r['tap_wall']:.1f} s ({r['ratio']:.2f}x) | "
+            f"{r['tap_429']:.0f} ({r['tap_429_max']:.0f}) | {r['tap_early']:.0f} | "
+            f"{r['tap_early_after']:.0f} ({r['tap_early_after_max']:.0f}) |",
+            "",
+            "Target: at most the sequential loop's 429s, none early after the answer, wall "
+            f"<= 1.1x: {'met' if r['met'] else 'NOT met'}.",
+            "<!-- ratelimit:end -->",
+        ]
+    )
+
+
+def write_section(name: str, section: str) -> None:
+    """Put a section between its markers in RESULTS.md (appended the first time)."""
+    results = HERE / "RESULTS.md"
+    text = results.read_text() if results.exists() else ""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start in text and end in text:
+        text = text[: text.index(start)] + section + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    results.write_text(text)
+
+
 def machine() -> str:
     """Describe the machine and the versions measured."""
     cpu = next(
@@ -176,9 +277,15 @@ def machine() -> str:
 
 def main() -> int:
     """Run the benchmarks, print the table and write RESULTS.md; exit 1 if a target is missed."""
+    if sys.argv[1:] == ["ratelimit"]:
+        with tempfile.TemporaryDirectory() as scratch:
+            r = ratelimit(Path(scratch))
+        write_section("ratelimit", ratelimit_section(r))
+        print(ratelimit_section(r))
+        return 0 if r["met"] else 1
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
-        b, f, m = bulk(tmp), fanout(tmp), memory(tmp)
+        b, f, m, r = bulk(tmp), fanout(tmp), memory(tmp), ratelimit(tmp)
     rows = [
         (
             "bulk: 200,000 photos, pages of 1,000",
@@ -202,6 +309,15 @@ def main() -> int:
             "<= 1.2x",
             m["ratio"] <= 1.2,
         ),
+        (
+            "rate limit: 500 posts + comments, 50 req/s limit",
+            f"tap {r['tap_wall']:.1f} s, {r['tap_429_max']:.0f} 429s, "
+            f"{r['tap_early_after_max']:.0f} early; sequential loop {r['plain_wall']:.1f} s, "
+            f"{r['plain_429']:.0f} 429s",
+            f"{r['ratio']:.2f}x",
+            "<= 1.1x, 429s <= loop's, 0 early",
+            r["met"],
+        ),
     ]
     table = ["| benchmark | measured | ratio | target | met |", "|---|---|---|---|---|"]
     table += [f"| {a} | {b_} | {c} | {d} | {'yes' if ok else 'NO'} |" for a, b_, c, d, ok in rows]
@@ -224,6 +340,7 @@ def main() -> int:
     previous = results.read_text() if results.exists() else ""
     others = previous[previous.find("<!-- ") :] if "<!-- " in previous else ""
     results.write_text(text + ("\n" + others if others else ""))
+    write_section("ratelimit", ratelimit_section(r))
     print(text)
     return 0 if all(ok for *_, ok in rows) else 1
 

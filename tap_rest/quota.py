@@ -83,11 +83,15 @@ def parse_quota(headers: t.Mapping[str, str], now: float | None = None) -> Quota
         if reset is None:
             reset = _number(combined.get("reset") or combined.get("t"))
     # The policy: its own header, or after the limit's first number (draft 03: "10, 10;w=1").
-    policy = _fields(headers.get("RateLimit-Policy") or headers.get("RateLimit-Limit"))
-    if policy.get("w"):
-        window = _number(policy["w"])
-        quota = _number(policy.get("q")) or _number(headers.get("RateLimit-Policy"))
-        limit = limit if limit is not None else quota
+    # The first policy with a window counts (a list names the tightest first).
+    policies = (headers.get("RateLimit-Policy") or headers.get("RateLimit-Limit") or "").split(",")
+    for item in policies:
+        policy = _fields(item)
+        if policy.get("w"):
+            window = _number(policy["w"])
+            quota = _number(policy.get("q")) or _number(item)
+            limit = limit if limit is not None else quota
+            break
     bucket = headers.get("X-Shopify-Shop-Api-Call-Limit") or ""
     shopify = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", bucket)
     if shopify and remaining is None:

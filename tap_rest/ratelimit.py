@@ -19,8 +19,11 @@ INCREASE_NEAR = 0.01
 DECREASE = 0.5
 #: the share of the server's own rate (its limit over its window) a learned rate stays under
 MARGIN = 0.9
-#: the slowest rate learned (a request a minute)
+#: the slowest rate learned (a request a minute), and after a limit that said no wait
 FLOOR = 1 / 60
+FLOOR_UNSAID = 1.0
+#: a wait shorter than this is none (a clock's rounding must not make a thread spin)
+EPSILON = 1e-6
 #: the pause when the headers say nothing is left but not when it comes back (Shopify's bucket)
 UNKNOWN_RESET = 1.0
 
@@ -42,13 +45,23 @@ class RateLimiter:
     user's ``requests_per_second``) stays the ceiling.
     """
 
-    def __init__(self, rate: float | None = None, burst: int = 1, max_pause: float = 300.0) -> None:
+    def __init__(
+        self,
+        rate: float | None = None,
+        burst: int = 1,
+        max_pause: float = 300.0,
+        *,
+        clock: t.Callable[[], float] = time.monotonic,
+        sleep: t.Callable[[float], None] = time.sleep,
+    ) -> None:
         self.rate = float(rate) if rate else None
         #: the longest pause a server's reset may impose (``max_retry_after``)
         self.max_pause = max_pause
+        #: the clock and the sleep (a test's fake ones make the arithmetic exact)
+        self._clock, self._sleep = clock, sleep
         self.burst = max(int(burst), 1)
         self._tokens = float(self.burst)
-        self._updated = time.monotonic()
+        self._updated = clock()
         self._paused_until = 0.0
         self._lock = threading.Lock()
         self.waited = 0.0
@@ -61,7 +74,7 @@ class RateLimiter:
         self._accepted = 0
         self._cycle_start: float | None = None
         self._learn_due = False
-        self._raised_at = 0.0
+        self._raised_at = self._cut_at = 0.0
         #: the learned rate in force when a limit was last met (too fast, then)
         self._tripped: float | None = None
         self._learned_cap: float | None = None
@@ -77,27 +90,27 @@ class RateLimiter:
         return min(rates) if rates else None
 
     def pause_until(self, moment: float) -> None:
-        """Let no request go before ``moment`` (a ``time.monotonic()`` value)."""
+        """Let no request go before ``moment`` (a value of the clock: ``time.monotonic()``)."""
         with self._lock:
             self._paused_until = max(self._paused_until, moment)
 
     def pause_for(self, seconds: float) -> None:
         """Let no request go for this many seconds."""
-        self.pause_until(time.monotonic() + seconds)
+        self.pause_until(self._clock() + seconds)
 
     def acquire(self) -> None:
         """Block until a request may be sent, then take a token (the request is in flight)."""
         while True:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 wait = self._wait(now)
-                if wait <= 0:
+                if wait <= EPSILON:
                     self._in_flight += 1
                     if self._budget is not None:
                         self._budget -= 1
                     return
             self.waited += wait
-            time.sleep(wait)
+            self._sleep(wait)
 
     def _wait(self, now: float) -> float:
         """Return how long to wait before sending at ``now``, taking a token when none (locked)."""
@@ -110,7 +123,7 @@ class RateLimiter:
                 reset = max(self._budget_reset - now, 0.1)
             self._limited(now, reset)
         wait = self._paused_until - now
-        if wait > 0:
+        if wait > EPSILON:
             return wait
         if self._learn_due:
             self._learn(now)
@@ -121,8 +134,8 @@ class RateLimiter:
         burst = self.burst if self.learned is None else 1
         self._tokens = min(burst, self._tokens + (now - self._updated) * rate)
         self._updated = now
-        if self._tokens >= 1:
-            self._tokens -= 1
+        if self._tokens >= 1 - EPSILON:
+            self._tokens = max(self._tokens - 1, 0.0)
             return 0.0
         return (1 - self._tokens) / rate
 
@@ -130,11 +143,11 @@ class RateLimiter:
         """Wait out a pause set since ``acquire`` returned: right before sending, no token taken."""
         while True:
             with self._lock:
-                wait = self._paused_until - time.monotonic()
-            if wait <= 0:
+                wait = self._paused_until - self._clock()
+            if wait <= EPSILON:
                 return
             self.waited += wait
-            time.sleep(wait)
+            self._sleep(wait)
 
     def release(self) -> None:
         """Count a request as answered (or failed without an answer): no longer in flight."""
@@ -150,7 +163,7 @@ class RateLimiter:
         """
         quota = parse_quota(headers)
         with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             if quota is not None and quota.remaining is not None:
                 # What is left for the requests not yet sent: those in flight spend it too.
                 self._budget = quota.remaining - self._in_flight
@@ -188,12 +201,16 @@ class RateLimiter:
         if wait:
             self._learn_due = True
             return
-        # A limit without a wait (Stripe's bare 429): halve the rate at once, once a second.
-        if now - self._raised_at < 1.0 and self.learned is not None:
+        # A limit without a wait (Stripe's bare 429): halve the rate at once, once a second
+        # (the requests in flight meet the same limit); each retry backs off on its own.
+        if self.learned is not None and now - self._cut_at < 1.0:
             return
         elapsed = max(now - (self._cycle_start or now), 1e-3)
         measured = self._accepted / elapsed
-        self._set(max((self.learned or measured) * DECREASE, FLOOR), now)
+        if self.learned is None:
+            self._set(max(measured * DECREASE, FLOOR_UNSAID), now)
+        else:
+            self._set(max(self.learned * DECREASE, FLOOR), now)
 
     def _learn(self, now: float) -> None:
         """Set the rate the server allows once its wait is over (locked).
@@ -211,6 +228,7 @@ class RateLimiter:
             # The server's budget may also have shrunk (others share it): what it accepted.
             rate = max(min(measured, self.learned * 0.9), self.learned * 0.7)
         self._set(max(rate, FLOOR), now)
+        self._tokens = 1.0  # the wait is over: the first request goes at once
 
     def _set(self, rate: float, now: float) -> None:
         """Set the learned rate and start a new cycle of accepted answers (locked)."""
@@ -218,7 +236,7 @@ class RateLimiter:
             rate = min(rate, self._learned_cap)
         self.learned = rate
         self.history.append(rate)
-        self._cycle_start = self._raised_at = self._updated = now
+        self._cycle_start = self._raised_at = self._cut_at = self._updated = now
         self._accepted = 0
         self._tokens = 0.0
         logger.info(

@@ -89,6 +89,8 @@ class Faults:
         self.early_delays: list[float] = []
         #: requests that arrived inside a wait window after its first limited answer went out
         self.early_after_answer = 0
+        #: for each of them, the seconds since that answer went out, and the request's path
+        self.early_after: list[tuple[float, str]] = []
         self._answered_at: float | None = None
         self._window_end = 0.0
         self._window_used = 0
@@ -112,11 +114,11 @@ class Faults:
             time.sleep(spec.latency_ms / 1000)
         decision = Decision()
         if spec.rate_limit:
-            self._rate_limit(decision, arrived)
+            self._rate_limit(decision, arrived, target)
             if decision.status:
                 return decision
         if spec.quota:
-            self._quota(decision, arrived)
+            self._quota(decision, arrived, target)
             if decision.status:
                 return decision
         with self._lock:
@@ -143,11 +145,12 @@ class Faults:
             if self._answered_at is None:
                 self._answered_at = time.time()
 
-    def _count_early(self, arrived: float) -> None:
+    def _count_early(self, arrived: float, target: str) -> None:
         """Count a request arriving inside a wait window (locked)."""
         self.early_requests += 1
         if self._answered_at is not None and arrived > self._answered_at + ANSWER_SLACK:
             self.early_after_answer += 1
+            self.early_after.append((arrived - self._answered_at, target))
 
     def stats(self) -> dict[str, t.Any]:
         """Return the counts of what was injected, and of the requests that came too early."""
@@ -158,13 +161,13 @@ class Faults:
                 "early_after_answer": self.early_after_answer,
             }
 
-    def _rate_limit(self, decision: Decision, arrived: float) -> None:
+    def _rate_limit(self, decision: Decision, arrived: float, target: str) -> None:
         """Allow ``rate_limit`` requests in any second; beyond that, 429 with Retry-After."""
         limit = t.cast("float", self.spec.rate_limit)
         with self._lock:
             now = time.time()
             if now < self._not_before - _TOLERANCE:
-                self._count_early(arrived)
+                self._count_early(arrived, target)
             elif self._answered_at is not None:
                 self._answered_at = None  # the window is over
             while self._window and self._window[0] <= now - 1:
@@ -197,7 +200,7 @@ class Faults:
                     ("RateLimit-Reset", str(int(reset))),
                 ]
 
-    def _quota(self, decision: Decision, arrived: float) -> None:
+    def _quota(self, decision: Decision, arrived: float, target: str) -> None:
         """Allow ``quota`` requests per window, then answer 403 as GitHub does until the reset."""
         quota = t.cast("int", self.spec.quota)
         with self._lock:
@@ -211,7 +214,7 @@ class Faults:
                     self._limited_at = now
                     decision.first_limit = True
                 else:
-                    self._count_early(arrived)
+                    self._count_early(arrived, target)
                     self.early_delays.append(now - self._limited_at)
                 self.injected["403"] += 1
                 decision.status = 403
