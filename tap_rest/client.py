@@ -38,6 +38,8 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
     records_jsonpath = "$[*]"
     # One state entry per stream, however many parents: children are full-table reads.
     state_partitioning_keys: t.ClassVar[list[str]] = []
+    #: why a list of this stream ended before its end in this run, if one did
+    _ended_early: str | None = None
 
     def __init__(self, tap: Tap, *, run: Run, schema: dict[str, t.Any] | None = None) -> None:
         self.run = run
@@ -172,6 +174,8 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 except SkippedStatusError as skip:
                     self.logger.warning("%s (skipped, as skip_statuses asks)", skip)
                     stats.add(self.name, skipped=1)
+                    if paginator.count:
+                        self.ended_early(f"a later page answered {skip.status_code}")
                     return
                 except APIStatusError as exc:
                     if not paginator.probing or exc.status_code not in PAST_THE_END:
@@ -184,8 +188,10 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 first = paginator.count == 0
                 page = list(self.parse_response(response, first=first, probing=paginator.probing))
                 paginator.advance(response)
-                if check is not None:
-                    check.page(response, len(page), paginator)
+                if paginator.capped:
+                    self.ended_early("stopped at max_pages")
+                if check is not None and check.page(response, len(page), paginator):
+                    self.ended_early("fewer records than the API reported")
                 yield page
 
     def parse_response(
@@ -225,8 +231,36 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         """Tell whether any child stream is to be synced (the catalog is set by now)."""
         return any(c.selected or c.has_selected_descendents for c in self.child_streams)
 
+    def ended_early(self, why: str) -> None:
+        """Note that a list of this stream ended before its end, so its bookmark must hold."""
+        self._ended_early = self._ended_early or why
+
+    def _finalize_state(self, state: dict | None = None) -> None:
+        """Promote the bookmark seen, unless a list ended early and the stream is unsorted.
+
+        An unsorted stream's bookmark is the greatest value it saw: after a list cut short
+        (``max_pages``, a skipped page, a short count) the records not read may hold smaller
+        values, which a bookmark moved past them would skip for good.
+        """
+        why = self._ended_early
+        markers = (state or {}).get("progress_markers") or {}
+        if why and not self.is_sorted and "replication_key_value" in markers:
+            self.logger.warning(
+                "Stream '%s': bookmark kept at %r, not moved to %r: %s",
+                self.name,
+                (state or {}).get("replication_key_value"),
+                markers["replication_key_value"],
+                why,
+            )
+            markers.pop("replication_key_value")
+            markers.pop("replication_key", None)
+        super()._finalize_state(state)
+
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         """Finish the stream's state, and record it as delivered in the run's progress."""
+        if not state and self._ended_early:
+            for context in self.partitions or [{}]:
+                self._finalize_state(self.get_context_state(context or None))
         super().finalize_state_progress_markers(state)
         if self.parent_stream_type is None:
             self.run.checkpoints.stream_done(self.name)
