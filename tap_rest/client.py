@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 from functools import cached_property
 
@@ -24,6 +25,15 @@ if t.TYPE_CHECKING:
 
     from tap_rest.completeness import TotalCheck
     from tap_rest.run import Run
+
+
+class Fetched(t.NamedTuple):
+    """A page's records, the page after it (None at the end), the records received so far."""
+
+    records: list[dict]
+    next: PageRequest | None
+    received: int | None
+    extracted_at: datetime.datetime
 
 
 #: what many APIs answer a page past the end with (DRF's 404 "Invalid page.", a 400 or a 416)
@@ -126,16 +136,30 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         # A shard that reads some pages of a list cannot hold them to the list's total.
         whole = self.run.shard.reads_whole_list(self)
         check = None if before is None or not whole else self.total_check(context, before)
-        for fetched in self.pages(context, paginator, check):
-            self._extracted_at = utc_now()
-            page = self._kept(fetched, context)
+        incremental = bool(self.replication_key)
+        # A worker fetches the next pages while this thread writes: each page comes with what
+        # STATE says after it, taken when it was fetched (the paginator is pages ahead by then).
+        for fetched in self.run.prefetcher.ahead(self._pages_noted(context, paginator, check)):
+            self._extracted_at = fetched.extracted_at
+            page = self._kept(fetched.records, context)
             children_ahead(self.run.prefetcher, self, page, context)
             yield from page
             if context is None:
-                token = None if paginator.finished else paginator.current_value
-                received = check.received if check else None
-                incremental = bool(self.replication_key)
-                checkpoints.page_done(self.name, token, base, received, incremental=incremental)
+                checkpoints.page_done(
+                    self.name, fetched.next, base, fetched.received, incremental=incremental
+                )
+
+    def _pages_noted(
+        self, context: Context | None, paginator: GuardedPaginator, check: TotalCheck | None
+    ) -> t.Iterator[Fetched]:
+        """Yield each page with the page after it and the records received so far."""
+        for records in self.pages(context, paginator, check):
+            yield Fetched(
+                records,
+                None if paginator.finished else paginator.current_value,
+                check.received if check else None,
+                utc_now(),
+            )
 
     def _kept(self, page: list[dict], context: Context | None) -> list[dict]:
         """Return the records of a page this run emits: in its window, owned by its shard."""
