@@ -1,18 +1,23 @@
 """Benchmarks, side by side in one run, against the sandbox; results in benchmarks/RESULTS.md.
 
-    .venv/bin/python benchmarks/run.py            # the three benchmarks, about two minutes
+    .venv/bin/python benchmarks/run.py            # every benchmark, about five minutes
+    .venv/bin/python benchmarks/run.py pages100   # one or more cases, printed, nothing written
+    .venv/bin/python benchmarks/run.py ratelimit  # the rate-limit case, its section written
 
 - bulk: 200,000 photos in pages of 1,000, tap to /dev/null, against a plain ``requests`` loop
   writing the same records as JSON lines (the practical ceiling in Python); target >= 0.8x.
+- pages of 100: the same against the loop with the page size most APIs allow, where a page's
+  own cost shows: 100,000 photos as one flat list, and 2,000 albums with their 100,000 photos
+  (the child stream ``album_photos``, a request per album); target >= 0.8x each.
 - fan-out: 1,000 posts and their comments at 20 ms a request, ``max_concurrency`` at its
-  default against 1, and against the plain loop; target <= 1/6 of the wall time at 1.
+  default against 1, against the plain loop, and against dlt's rest_api (comments
+  ``parallelized``, extract only, in benchmarks/.venv-dlt made by ``benchmarks/dlt.sh``);
+  targets <= 1/6 of the wall time at 1, and <= 0.5x dlt's.
 - memory: peak RSS of the tap for 10,000 against 1,000,000 records; target <= 1.2x.
 - rate limit: 500 posts and their comments against a 50 requests/s limit (429 + Retry-After,
   RateLimit-* headers), the tap at its default concurrency against a sequential plain loop
   that honours Retry-After: at most its 429s, no request inside a Retry-After window after
   the first 429 of it came back (the sandbox's count at /__stats), wall time <= 1.1x.
-
-    .venv/bin/python benchmarks/run.py ratelimit  # only the rate-limit case, its own section
 """
 
 from __future__ import annotations
@@ -120,6 +125,46 @@ def bulk(tmp: Path) -> dict[str, float]:
     return {"plain_rate": plain_rate, "tap_rate": tap_rate, "ratio": tap_rate / plain_rate}
 
 
+def pages_of_100(tmp: Path) -> dict[str, float]:
+    """Measure records per second with pages of 100, flat and child, against the plain loop."""
+    with sandbox("--scale", "20") as origin:
+        config = tap_config(tmp, "pages100", origin, page_size=100)
+        catalog = str(select(tmp, config, {"albums", "album_photos"}))
+        cmds = {
+            "flat_plain": [PYTHON, str(HERE / "plain_loop.py"), "bulk", origin, "100"],
+            "flat_tap": [PYTHON, str(HERE / "photos_tap.py"), "--config", str(config)],
+            "child_plain": [PYTHON, str(HERE / "plain_loop.py"), "child", origin, "100"],
+            "child_tap": [PYTHON, "-m", "tap_rest", "--config", str(config), "--catalog", catalog],
+        }
+        for cmd in cmds.values():
+            peak_rss(cmd)  # fills the sandbox's cache
+        walls: dict[str, list[float]] = {name: [] for name in cmds}
+        for _ in range(REPEATS):
+            for name, cmd in cmds.items():  # interleaved: each side meets the same noise
+                walls[name].append(peak_rss(cmd)[0])
+    rates = {name: n / statistics.median(walls[name]) for name, n in RECORDS_100.items()}
+    rates["flat_ratio"] = rates["flat_tap"] / rates["flat_plain"]
+    rates["child_ratio"] = rates["child_tap"] / rates["child_plain"]
+    return rates
+
+
+#: records each side writes in the pages-of-100 cases (2,000 albums with 50 photos each)
+RECORDS_100 = {
+    "flat_plain": 100_000,
+    "flat_tap": 100_000,
+    "child_plain": 102_000,
+    "child_tap": 102_000,
+}
+
+
+def dlt_python() -> str:
+    """Return the python of benchmarks/.venv-dlt, made (once) by benchmarks/dlt.sh."""
+    out = subprocess.run(
+        ["bash", str(HERE / "dlt.sh")], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
 def fanout(tmp: Path) -> dict[str, float]:
     """Measure the fan-out wall times."""
     with sandbox("--scale", "10", "--latency-ms", "20") as origin:
@@ -136,12 +181,19 @@ def fanout(tmp: Path) -> dict[str, float]:
             catalog,
         ]
         plain = [PYTHON, str(HERE / "plain_loop.py"), "fanout", origin, "100"]
-        results = {
-            "default": median_wall(default),
-            "one": peak_rss(one)[0],
-            "plain": peak_rss(plain)[0],
-        }
+        dlt = [dlt_python(), str(HERE / "dlt_fanout.py"), origin]
+        dlt10 = [*dlt, "10"]
+        walls: dict[str, list[float]] = {"default": [], "dlt": [], "dlt10": []}
+        for _ in range(REPEATS):  # interleaved: each side meets the same noise
+            walls["default"].append(peak_rss(default)[0])
+            walls["dlt"].append(peak_rss(dlt)[0])
+            walls["dlt10"].append(peak_rss(dlt10)[0])
+        results = {name: statistics.median(w) for name, w in walls.items()}
+        results["one"] = peak_rss(one)[0]
+        results["plain"] = peak_rss(plain)[0]
     results["ratio"] = results["default"] / results["one"]
+    results["dlt_ratio"] = results["default"] / results["dlt"]
+    results["dlt10_ratio"] = results["default"] / results["dlt10"]
     return results
 
 
@@ -271,8 +323,20 @@ def machine() -> str:
     return (
         f"{cpu}, {os.cpu_count()} cores, {mem} GiB; {platform.system()} {platform.release()}; "
         f"Python {platform.python_version()}; singer-sdk {version('singer-sdk')}, "
-        f"requests {version('requests')}, msgspec {version('msgspec')}"
+        f"requests {version('requests')}, msgspec {version('msgspec')}; dlt 1.31.0 (its own venv)"
     )
+
+
+def only(names: list[str]) -> int:
+    """Run the benchmarks named (bulk, pages100, fanout, memory) and print their figures.
+
+    ``ratelimit`` alone runs that case and writes its section of RESULTS.md.
+    """
+    cases = {"bulk": bulk, "pages100": pages_of_100, "fanout": fanout, "memory": memory}
+    with tempfile.TemporaryDirectory() as scratch:
+        for name in names:
+            print(name, json.dumps({k: round(v, 3) for k, v in cases[name](Path(scratch)).items()}))
+    return 0
 
 
 def main() -> int:
@@ -283,9 +347,12 @@ def main() -> int:
         write_section("ratelimit", ratelimit_section(r))
         print(ratelimit_section(r))
         return 0 if r["met"] else 1
+    if sys.argv[1:]:
+        return only(sys.argv[1:])
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
-        b, f, m, r = bulk(tmp), fanout(tmp), memory(tmp), ratelimit(tmp)
+        b, p, f, m = bulk(tmp), pages_of_100(tmp), fanout(tmp), memory(tmp)
+        r = ratelimit(tmp)
     rows = [
         (
             "bulk: 200,000 photos, pages of 1,000",
@@ -295,12 +362,34 @@ def main() -> int:
             b["ratio"] >= 0.8,
         ),
         (
+            "pages of 100: 100,000 photos, one list",
+            f"tap {p['flat_tap']:,.0f} rec/s, plain loop {p['flat_plain']:,.0f} rec/s",
+            f"{p['flat_ratio']:.2f}x",
+            ">= 0.8x",
+            p["flat_ratio"] >= 0.8,
+        ),
+        (
+            "pages of 100: 2,000 albums + their 100,000 photos (child)",
+            f"tap {p['child_tap']:,.0f} rec/s, plain loop {p['child_plain']:,.0f} rec/s",
+            f"{p['child_ratio']:.2f}x",
+            ">= 0.8x",
+            p["child_ratio"] >= 0.8,
+        ),
+        (
             "fan-out: 1,000 posts + comments, 20 ms",
             f"max_concurrency 10: {f['default']:.1f} s, 1: {f['one']:.1f} s, "
             f"plain loop {f['plain']:.1f} s",
             f"{f['ratio']:.3f}",
             "<= 0.167",
             f["ratio"] <= 1 / 6,
+        ),
+        (
+            "fan-out against dlt rest_api, parallelized, extract only",
+            f"tap {f['default']:.1f} s, dlt {f['dlt']:.1f} s (its 5 extract workers); "
+            f"dlt with 10 workers {f['dlt10']:.1f} s ({f['dlt10_ratio']:.2f}x)",
+            f"{f['dlt_ratio']:.2f}x",
+            "<= 0.5x",
+            f["dlt_ratio"] <= 0.5,
         ),
         (
             "memory: peak RSS, 10,000 vs 1,000,000",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import typing as t
 from functools import cached_property
 
@@ -26,6 +27,15 @@ if t.TYPE_CHECKING:
     from tap_rest.run import Run
 
 
+class Fetched(t.NamedTuple):
+    """A page's records, the page after it (None at the end), the records received so far."""
+
+    records: list[dict]
+    next: PageRequest | None
+    received: int | None
+    extracted_at: datetime.datetime
+
+
 #: what many APIs answer a page past the end with (DRF's 404 "Invalid page.", a 400 or a 416)
 PAST_THE_END = frozenset({400, 404, 416, 422})
 
@@ -38,6 +48,8 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
     records_jsonpath = "$[*]"
     # One state entry per stream, however many parents: children are full-table reads.
     state_partitioning_keys: t.ClassVar[list[str]] = []
+    #: why a list of this stream ended before its end in this run, if one did
+    _ended_early: str | None = None
 
     def __init__(self, tap: Tap, *, run: Run, schema: dict[str, t.Any] | None = None) -> None:
         self.run = run
@@ -124,16 +136,30 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         # A shard that reads some pages of a list cannot hold them to the list's total.
         whole = self.run.shard.reads_whole_list(self)
         check = None if before is None or not whole else self.total_check(context, before)
-        for fetched in self.pages(context, paginator, check):
-            self._extracted_at = utc_now()
-            page = self._kept(fetched, context)
+        incremental = bool(self.replication_key)
+        # A worker fetches the next pages while this thread writes: each page comes with what
+        # STATE says after it, taken when it was fetched (the paginator is pages ahead by then).
+        for fetched in self.run.prefetcher.ahead(self._pages_noted(context, paginator, check)):
+            self._extracted_at = fetched.extracted_at
+            page = self._kept(fetched.records, context)
             children_ahead(self.run.prefetcher, self, page, context)
             yield from page
             if context is None:
-                token = None if paginator.finished else paginator.current_value
-                received = check.received if check else None
-                incremental = bool(self.replication_key)
-                checkpoints.page_done(self.name, token, base, received, incremental=incremental)
+                checkpoints.page_done(
+                    self.name, fetched.next, base, fetched.received, incremental=incremental
+                )
+
+    def _pages_noted(
+        self, context: Context | None, paginator: GuardedPaginator, check: TotalCheck | None
+    ) -> t.Iterator[Fetched]:
+        """Yield each page with the page after it and the records received so far."""
+        for records in self.pages(context, paginator, check):
+            yield Fetched(
+                records,
+                None if paginator.finished else paginator.current_value,
+                check.received if check else None,
+                utc_now(),
+            )
 
     def _kept(self, page: list[dict], context: Context | None) -> list[dict]:
         """Return the records of a page this run emits: in its window, owned by its shard."""
@@ -172,6 +198,8 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 except SkippedStatusError as skip:
                     self.logger.warning("%s (skipped, as skip_statuses asks)", skip)
                     stats.add(self.name, skipped=1)
+                    if paginator.count:
+                        self.ended_early(f"a later page answered {skip.status_code}")
                     return
                 except APIStatusError as exc:
                     if not paginator.probing or exc.status_code not in PAST_THE_END:
@@ -184,8 +212,10 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 first = paginator.count == 0
                 page = list(self.parse_response(response, first=first, probing=paginator.probing))
                 paginator.advance(response)
-                if check is not None:
-                    check.page(response, len(page), paginator)
+                if paginator.capped:
+                    self.ended_early("stopped at max_pages")
+                if check is not None and check.page(response, len(page), paginator):
+                    self.ended_early("fewer records than the API reported")
                 yield page
 
     def parse_response(
@@ -225,8 +255,36 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         """Tell whether any child stream is to be synced (the catalog is set by now)."""
         return any(c.selected or c.has_selected_descendents for c in self.child_streams)
 
+    def ended_early(self, why: str) -> None:
+        """Note that a list of this stream ended before its end, so its bookmark must hold."""
+        self._ended_early = self._ended_early or why
+
+    def _finalize_state(self, state: dict | None = None) -> None:
+        """Promote the bookmark seen, unless a list ended early and the stream is unsorted.
+
+        An unsorted stream's bookmark is the greatest value it saw: after a list cut short
+        (``max_pages``, a skipped page, a short count) the records not read may hold smaller
+        values, which a bookmark moved past them would skip for good.
+        """
+        why = self._ended_early
+        markers = (state or {}).get("progress_markers") or {}
+        if why and not self.is_sorted and "replication_key_value" in markers:
+            self.logger.warning(
+                "Stream '%s': bookmark kept at %r, not moved to %r: %s",
+                self.name,
+                (state or {}).get("replication_key_value"),
+                markers["replication_key_value"],
+                why,
+            )
+            markers.pop("replication_key_value")
+            markers.pop("replication_key", None)
+        super()._finalize_state(state)
+
     def finalize_state_progress_markers(self, state: dict | None = None) -> None:
         """Finish the stream's state, and record it as delivered in the run's progress."""
+        if not state and self._ended_early:
+            for context in self.partitions or [{}]:
+                self._finalize_state(self.get_context_state(context or None))
         super().finalize_state_progress_markers(state)
         if self.parent_stream_type is None:
             self.run.checkpoints.stream_done(self.name)

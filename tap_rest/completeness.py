@@ -76,23 +76,25 @@ class TotalCheck:
         self.received = received
         self.reported: int | None = None
 
-    def page(self, response: requests.Response, received: int, paginator: GuardedPaginator) -> None:
-        """Count a page's records and read the total it reports; judge the list at its end."""
+    def page(self, response: requests.Response, received: int, paginator: GuardedPaginator) -> bool:
+        """Count a page's records and read its total; at the end, tell whether some are missing."""
         self.received += received
         total = reported_total(response, path=self.path, header=self.header)
         if total is not None:
             self.reported = total
-        if paginator.finished:
-            self.finish(capped=paginator.capped)
+        return paginator.finished and self.finish(capped=paginator.capped)
 
-    def finish(self, *, capped: bool = False) -> None:
-        """Compare at the partition's end: record it for the summary, then warn or raise."""
+    def finish(self, *, capped: bool = False) -> bool:
+        """Compare at the partition's end: record it for the summary, then warn or raise.
+
+        Return whether records are missing (the run goes on when on_incomplete is warn).
+        """
         if self.reported is None:
-            return
+            return False
         self.stats.add_total(self.stream, self.received, self.reported)
         missing = self.reported - self.received
         if missing <= 0 or capped:
-            return
+            return False
         message = (
             f"{self.where}: received {self.received} records, "
             f"but the API reported {self.reported} ({missing} missing)"
@@ -100,6 +102,7 @@ class TotalCheck:
         if self.fail:
             raise IncompleteStreamError(f"{message}; on_incomplete is fail")
         logger.warning("%s", message)
+        return True
 
 
 class ChecksCompleteness:

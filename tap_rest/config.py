@@ -316,7 +316,11 @@ STREAM_DEFINITION = th.ObjectType(
         allowed_values=["warn", "fail"],
         description="A list short of its reported total: warn (default) or fail the run.",
     ),
-    th.Property("skip_statuses", _STATUSES, description="Statuses to skip for this stream."),
+    th.Property(
+        "skip_statuses",
+        _STATUSES,
+        description="Statuses to skip for this stream (a skipped page ends its list).",
+    ),
     th.Property(
         "schema",
         th.ObjectType(additional_properties=True),
@@ -483,7 +487,8 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         th.ObjectType(additional_properties=_STATUSES),
         title="Statuses to skip",
         description='HTTP statuses to skip per stream, e.g. {"post_comments": [404]}: the '
-        "request is logged and counted, and the stream goes on.",
+        "request is logged and counted, and what it belongs to ends (a child's list, one "
+        "entity, the rest of a list); the stream goes on.",
     ),
     th.Property(
         "schema_evolution",

@@ -1,13 +1,78 @@
-"""Fetching ahead: worker threads fetch independent partitions while the main thread writes."""
+"""Fetching ahead: worker threads fetch pages and partitions while the main thread writes."""
 
 from __future__ import annotations
 
+import queue
 import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
+
+T = t.TypeVar("T")
+#: how many pages of a list a worker holds fetched ahead of the page being written
+PAGES_AHEAD = 2
+_END = object()
+
+
+class _Failed:
+    """What the worker hands on in place of the page it could not fetch."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+class PagesAhead(t.Generic[T]):
+    """A list's pages, fetched one after the other in a worker thread, a few ahead of the writer.
+
+    The worker follows the paginator as the main thread would have, page after page: no page
+    is asked for that the paginator did not choose, so none past the end. Pages come out in
+    order; an error comes out where its page would have, after every page before it. When the
+    reader stops (an error, a signal, a closed generator), the worker stops at its next page.
+    """
+
+    def __init__(self, source: t.Iterator[T], executor: ThreadPoolExecutor, depth: int) -> None:
+        self._source = source
+        self._queue: queue.Queue[t.Any] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._future = executor.submit(self._produce)
+
+    def _put(self, item: t.Any) -> bool:
+        """Hand an item on, unless the reader has stopped; tell whether it was handed on."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def _produce(self) -> None:
+        try:
+            for item in self._source:
+                if not self._put(item):
+                    return
+            self._put(_END)
+        except BaseException as exc:  # handed to the reader, raised in its page's place
+            self._put(_Failed(exc))
+        finally:
+            close = getattr(self._source, "close", None)
+            if close is not None:
+                close()
+
+    def __iter__(self) -> t.Iterator[T]:
+        """Yield each page in order; raise a fetch's error in its page's place."""
+        try:
+            while True:
+                item = self._queue.get()
+                if item is _END:
+                    return
+                if isinstance(item, _Failed):
+                    raise item.error
+                yield item
+        finally:
+            self._stop.set()
 
 
 class Fetchable(t.Protocol):
@@ -55,6 +120,12 @@ class Prefetcher:
         """Return (and forget) the fetch of a partition, if one was started."""
         with self._lock:
             return self._futures.pop(self._key(stream, context), None)
+
+    def ahead(self, source: t.Iterator[T], depth: int = PAGES_AHEAD) -> t.Iterable[T]:
+        """Return a list's pages, fetched ahead in a worker (as they come, with no workers)."""
+        if self._executor is None:
+            return source
+        return PagesAhead(source, self._executor, depth)
 
     def shutdown(self) -> None:
         """Cancel what has not started; let running fetches end with their requests."""

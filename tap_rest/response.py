@@ -92,7 +92,7 @@ def _kind(value: t.Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, dict):
-        keys = ", ".join(list(value)[:8])
+        keys = ", ".join(k if k.isprintable() else repr(k) for k in list(value)[:8])
         return f"an object (keys: {keys})" if keys else "an empty object"
     if isinstance(value, list):
         return "a list"

@@ -657,3 +657,28 @@ def test_a_page_without_records_in_the_middle_of_a_list_stops_loudly(tmp_path, s
     run = run_tap(tmp_path, {"streams": [stream]})
     assert run.returncode == 1
     assert "with no 'data' in the middle of the list" in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "lying", "why"),
+    [
+        ({"max_pages": 1}, 0, "stopped at max_pages"),
+        ({}, 5, "fewer records than the API reported"),
+    ],
+)
+def test_a_list_cut_short_keeps_an_unsorted_streams_bookmark(tmp_path, extra, lying, why) -> None:
+    """Newest first, cut short: a bookmark moved to the newest seen would skip the rest for good."""
+    newest_first = {**SHOP[0], "params": {"order": "desc"}}
+    with Sandbox(total_offset=lying) as sb:
+        settings = {"streams": [newest_first], "apis": {"shop": {"base_url": f"{sb.url}/shop"}}}
+        first = run_tap(tmp_path, {**settings, **extra})
+        assert first.returncode == 0, first.stderr[-2000:]
+        assert "bookmark kept at None" in first.stderr, first.stderr
+        assert why in first.stderr, first.stderr
+        state = first.of_type("STATE")[-1]["value"]
+        assert "replication_key_value" not in state["bookmarks"].get("customers", {}), state
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        second = run_tap(tmp_path, settings, "--state", str(tmp_path / "state.json"))
+    assert second.returncode == 0, second.stderr[-2000:]
+    read = {r["id"] for r in first.records["customers"] + second.records["customers"]}
+    assert read == set(range(1, 51))

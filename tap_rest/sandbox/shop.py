@@ -6,8 +6,9 @@ order, or a customer's with ``customer_id=N``, repeatable), each paged by ``offs
 after it, an ISO 8601 time) or ``updated_from`` (at or after it: an inclusive filter, as many
 APIs have), and by creation time: ``created_gte``, ``created_gt``, ``created_lt``,
 ``created_lte`` (ISO 8601 dates or times, or epoch seconds; a time window is ``created_gte``
-and ``created_lt``). Customers were created a week apart from 2025-01-01, orders 36 hours apart
-from 2025-01-01T00:00:00Z (some exactly at a month's start).
+and ``created_lt``); ``order=desc`` serves newest first. Customers were created a week apart
+from 2025-01-01, orders 36 hours apart from 2025-01-01T00:00:00Z (some exactly at a month's
+start).
 ``POST /shop/touch?customer=N`` updates customer N and its first order now (or at
 ``&at=<time>``), as a real shop would between two syncs.
 """
@@ -137,6 +138,9 @@ class Shop:
             if bound is None:
                 return 400, {"error": f"{name}: {query[name][0]!r} is not an ISO 8601 time"}
             rows = [r for r in rows if test(_moment(r["created_at"]) or OPENED, bound)]
+        if query.get("order", [""])[0] == "desc":
+            # Newest first, as Stripe's lists come: not sorted by the bookmark ascending.
+            rows.reverse()
         offset = int(query.get("offset", ["0"])[0] or 0)
         limit = int(query.get("limit", ["20"])[0] or 20)
         total = len(rows) + self.total_offset
