@@ -42,7 +42,7 @@ class RateLimiter:
     ``INCREASE_NEAR`` within 10 % of the rate that last met one. The headers'
     ``Remaining``, less the requests in flight, is a budget: when it is spent every thread
     waits for the reset, so a burst stops before the server has to refuse it. ``rate`` (the
-    user's ``requests_per_second``) stays the ceiling.
+    user's ``requests_per_second``, or the ``ceiling`` limiter's) stays the ceiling.
     """
 
     def __init__(
@@ -51,6 +51,7 @@ class RateLimiter:
         burst: int = 1,
         max_pause: float = 300.0,
         *,
+        ceiling: RateLimiter | None = None,
         clock: t.Callable[[], float] = time.monotonic,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> None:
@@ -59,6 +60,8 @@ class RateLimiter:
         self.max_pause = max_pause
         #: the clock and the sleep (a test's fake ones make the arithmetic exact)
         self._clock, self._sleep = clock, sleep
+        #: a limiter whose rate this one's requests also keep to (the tap's, shared by APIs)
+        self._ceiling = ceiling
         self.burst = max(int(burst), 1)
         self._tokens = float(self.burst)
         self._updated = clock()
@@ -108,9 +111,13 @@ class RateLimiter:
                     self._in_flight += 1
                     if self._budget is not None:
                         self._budget -= 1
-                    return
+                    break
             self.waited += wait
             self._sleep(wait)
+        if self._ceiling is not None:
+            # A limit this one meets meanwhile is caught by ``hold``, right before sending.
+            self._ceiling.acquire()
+            self._ceiling.release()
 
     def _wait(self, now: float) -> float:
         """Return how long to wait before sending at ``now``, taking a token when none (locked)."""

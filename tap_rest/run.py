@@ -131,18 +131,28 @@ class Run:
                 )
             return self._authenticators[key]
 
-    def limiter(self, api: str | None) -> RateLimiter:
-        """Return the rate limiter of a named API (its own requests_per_second), else the tap's."""
+    def limiter(self, api: str | None, server: str | None = None) -> RateLimiter:
+        """Return the rate limiter of an API: what it learns of the server's limit is its own.
+
+        A named API with its own ``requests_per_second`` has its own ceiling; the others (and
+        the built-in APIs, told apart by ``server``, their URL setting) learn each their own
+        rate under the tap's ``requests_per_second``, shared by them all.
+        """
         rate = self.api(api).get("requests_per_second")
-        key = api if rate is not None else None
         with self._lock:
+            if rate is not None:
+                if api not in self._limiters:
+                    self._limiters[api] = RateLimiter(rate, 1, self.retry.max_retry_after)
+                return self._limiters[api]
+            if None not in self._limiters:
+                rate = self.config.get("requests_per_second")
+                burst = int(self.config.get("rate_limit_burst", 1))
+                self._limiters[None] = RateLimiter(rate, burst, self.retry.max_retry_after)
+            key = f"learned:{api or server}"
             if key not in self._limiters:
-                if key is None:
-                    rate = self.config.get("requests_per_second")
-                    burst = int(self.config.get("rate_limit_burst", 1))
-                else:
-                    burst = 1
-                self._limiters[key] = RateLimiter(rate, burst, self.retry.max_retry_after)
+                self._limiters[key] = RateLimiter(
+                    None, 1, self.retry.max_retry_after, ceiling=self._limiters[None]
+                )
             return self._limiters[key]
 
     def scope(self, api: str | None, base_url: str) -> Scope:

@@ -68,7 +68,7 @@ class RequestSender(RESTStream[PageRequest]):
     @property
     def limiter(self) -> RateLimiter:
         """Return the rate limiter shared by every stream of the same API."""
-        return self.run.limiter(self.api_name)
+        return self.run.limiter(self.api_name, self.url_setting_name)
 
     @property
     def timeout(self) -> int:

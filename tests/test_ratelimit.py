@@ -262,3 +262,22 @@ def test_a_pause_set_after_acquire_holds_the_request_before_it_goes() -> None:
     assert clock.slept == [pytest.approx(3.0)]
     lim.hold()
     assert clock.slept == [pytest.approx(3.0)], "no pause left: no wait"
+
+
+def test_apis_learn_each_their_own_rate_under_the_taps_shared_ceiling() -> None:
+    clock = Clock()
+    shared = RateLimiter(5, clock=clock, sleep=clock.sleep)
+    github, jira = (RateLimiter(ceiling=shared, clock=clock, sleep=clock.sleep) for _ in range(2))
+    start = clock.now
+    for _ in range(5):
+        github.acquire()
+        jira.acquire()
+    assert clock.now - start == pytest.approx(9 / 5), "ten requests at 5/s between them"
+    github.observe({}, limited=True, wait=30.0)
+    jira.hold()
+    jira.acquire()
+    assert clock.now - start < 30, "GitHub's wait holds GitHub's requests only"
+    github.hold()
+    assert clock.now - start >= 30
+    assert jira.limits == 0
+    assert github.limits == 1
