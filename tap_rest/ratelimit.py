@@ -36,13 +36,15 @@ class RateLimiter:
     meanwhile; ``release`` says the request is answered, ``observe`` what the answer said.
 
     After a limit (a 429, or headers saying nothing is left) every thread waits for the
-    server's reset, then the requests go at the rate the server accepted: what it answered
-    since the last limit, over that time and the wait (AIMD's decrease, fitted to the server);
-    the rate then rises by ``INCREASE`` of itself each second without a limit, by
-    ``INCREASE_NEAR`` within 10 % of the rate that last met one. The headers'
-    ``Remaining``, less the requests in flight, is a budget: when it is spent every thread
-    waits for the reset, so a burst stops before the server has to refuse it. ``rate`` (the
-    user's ``requests_per_second``, or the ``ceiling`` limiter's) stays the ceiling.
+    server's reset, then the requests go at a learned rate: the headers' limit over their
+    window (``MARGIN`` of it) when they say both, else what the server accepted since the last
+    limit over that time and the wait; after a further limit, 0.7 to 0.9 of the rate that met
+    it (AIMD's decrease, fitted to what the server accepted). The rate then rises by
+    ``INCREASE`` of itself each second without a limit, by ``INCREASE_NEAR`` within 10 % of
+    the rate that last met one. The headers' ``Remaining``, less the requests in flight, is a
+    budget: when it is spent every thread waits for the reset, so a burst stops before the
+    server has to refuse it. ``rate`` (the user's ``requests_per_second``, or the ``ceiling``
+    limiter's) stays the ceiling.
     """
 
     def __init__(
