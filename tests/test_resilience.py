@@ -247,7 +247,7 @@ def test_a_github_quota_403_is_a_wait_not_a_failure(tmp_path) -> None:
     # GitHub answers 403 "API rate limit exceeded" with X-RateLimit-Remaining: 0 and an epoch
     # X-RateLimit-Reset when the quota is spent. Another client has spent this window's quota
     # before the tap starts: its first request meets the 403 and waits for the reset.
-    with Sandbox(faults=FaultSpec(quota=150, quota_window=10)) as sb:
+    with Sandbox(faults=FaultSpec(quota=150, quota_window=10, answer_slack=0.1)) as sb:
         session = requests.Session()
         while session.get(f"{sb.url}/users/1").headers["X-RateLimit-Remaining"] != "0":
             pass
@@ -266,7 +266,7 @@ def test_a_github_quota_is_kept_by_its_remaining_count(tmp_path) -> None:
     # 40 requests per 2-second window: X-RateLimit-Remaining, less the requests in flight, stops
     # the tap's threads before the quota is spent; answers that come back out of order may
     # still let a few in flight meet a 403 (then retried after the reset).
-    with Sandbox(faults=FaultSpec(quota=40, quota_window=2)) as sb:
+    with Sandbox(faults=FaultSpec(quota=40, quota_window=2, answer_slack=0.1)) as sb:
         run = _posts_and_comments(tmp_path, sb)
         faults = sb.server.faults
     assert run.returncode == 0, run.stderr[-3000:]
