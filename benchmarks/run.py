@@ -290,7 +290,9 @@ def ratelimit_section(r: dict[str, t.Any]) -> str:
             *_limited_rows("Retry-After alone", r["alone"]),
             "",
             "Target: at most the sequential loop's 429s, none early after the answer, wall "
-            f"<= 1.1x, in both: {'met' if r['met'] else 'NOT met'}.",
+            f"<= 1.1x, in both: {'met' if r['met'] else 'NOT met'}. Before the limiter learned "
+            "the server's rate (main at a5296df, one run each, 2026-11-28): 54 429s, 44 early "
+            "(all in flight), 20.0 s with the headers; 55, 45, 20.5 s with Retry-After alone.",
             "<!-- ratelimit:end -->",
         ]
     )
