@@ -125,12 +125,7 @@ class RateLimiter:
         """Return how long to wait before sending at ``now``, taking a token when none (locked)."""
         if self._cycle_start is None:
             self._cycle_start = now
-        if self._budget is not None and self._budget <= 0:
-            # The server's budget is spent (by the requests answered and those in flight).
-            reset = UNKNOWN_RESET
-            if self._budget_reset is not None:
-                reset = max(self._budget_reset - now, 0.1)
-            self._limited(now, reset)
+        self._spent(now)
         wait = self._paused_until - now
         if wait > EPSILON:
             return wait
@@ -184,6 +179,18 @@ class RateLimiter:
                 self._limited(now, wait)
             else:
                 self._accepted += 1
+                self._spent(now)  # at once: a thread about to send holds back too
+
+    def _spent(self, now: float) -> None:
+        """Pause until the reset when the server's budget is spent (locked).
+
+        Spent by the requests answered and by those in flight.
+        """
+        if self._budget is not None and self._budget <= 0:
+            reset = UNKNOWN_RESET
+            if self._budget_reset is not None:
+                reset = max(self._budget_reset - now, 0.1)
+            self._limited(now, reset)
 
     def _fit(self, quota: Quota) -> None:
         """Cap the learned rate at the server's: its limit over its window (locked).

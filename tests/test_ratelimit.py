@@ -281,3 +281,15 @@ def test_apis_learn_each_their_own_rate_under_the_taps_shared_ceiling() -> None:
     assert clock.now - start >= 30
     assert jira.limits == 0
     assert github.limits == 1
+
+
+def test_an_answer_saying_nothing_is_left_holds_a_request_about_to_go() -> None:
+    clock = Clock()
+    lim = limiter(clock)
+    lim.acquire()
+    lim.acquire()  # this one has its turn, and is about to send ...
+    lim.release()  # ... when the other's answer says nothing is left until in 4 s
+    lim.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "4"}, limited=False)
+    lim.hold()
+    assert clock.slept == [pytest.approx(4.0)]
+    assert lim.limits == 1
