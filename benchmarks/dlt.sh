@@ -11,12 +11,12 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 VENV="$HERE/.venv-dlt"
 PY="$VENV/bin/python"
 
-if [ -x "$PY" ] && "$PY" -c "import importlib.metadata as m, sys, psycopg2, duckdb; sys.exit(m.version('dlt') != '$DLT_VERSION')" 2>/dev/null; then
+if [ -x "$PY" ] && "$PY" -c "import importlib.metadata as m, sys, psycopg2; sys.exit(m.version('dlt') != '$DLT_VERSION')" 2>/dev/null; then
     echo "$PY"
     exit 0
 fi
 
 python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --upgrade pip >&2
-"$VENV/bin/pip" install -q "dlt[postgres,duckdb]==$DLT_VERSION" >&2
+"$VENV/bin/pip" install -q "dlt[postgres]==$DLT_VERSION" >&2
 echo "$PY"
