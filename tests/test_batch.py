@@ -155,9 +155,7 @@ def test_an_interrupted_batched_run_resumed_from_its_state_loses_nothing(
     assert sum(ids.values()) < 2 * len(expected), "the rerun resumes, it does not start over"
 
 
-def test_a_batch_format_the_writer_does_not_write_is_a_named_config_error(
-    tmp_path, config
-) -> None:
+def test_a_batch_format_the_writer_does_not_write_is_a_named_config_error(tmp_path, config) -> None:
     bad = batch_config(tmp_path / "b", size=10)
     bad["encoding"]["format"] = "parquet"
     run = run_tap(tmp_path, {**config, "batch_config": bad})
