@@ -180,6 +180,7 @@ def dlt(origin: str) -> float:
     ).stdout.strip()
     wall = timed([python, str(HERE / "dlt_postgres.py"), origin, schema])
     rows(schema)
+    psql(f'drop schema if exists "{schema}_staging" cascade')  # dlt's merge staging
     return wall
 
 
