@@ -13,6 +13,9 @@
   ``parallelized``, extract only, in benchmarks/.venv-dlt made by ``benchmarks/dlt.sh``);
   targets <= 1/6 of the wall time at 1, and <= 0.5x dlt's.
 - memory: peak RSS of the tap for 10,000 against 1,000,000 records; target <= 1.2x.
+- into PostgreSQL: 100,000 photos in pages of 100, tap-rest's BATCH files piped into
+  target-postgres against dlt rest_api (benchmarks/postgres.py, its own section of RESULTS.md,
+  every way of it); target: ahead of dlt.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+
+from postgres import postgres as into_postgres  # benchmarks/postgres.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -228,8 +234,14 @@ def machine() -> str:
 
 
 def only(names: list[str]) -> int:
-    """Run the benchmarks named (bulk, pages100, fanout, memory) and print their figures."""
-    cases = {"bulk": bulk, "pages100": pages_of_100, "fanout": fanout, "memory": memory}
+    """Run the benchmarks named (bulk, pages100, fanout, memory, postgres); print their figures."""
+    cases: dict[str, t.Callable[[Path], dict[str, float]]] = {
+        "bulk": bulk,
+        "pages100": pages_of_100,
+        "fanout": fanout,
+        "memory": memory,
+        "postgres": lambda _: into_postgres(),
+    }
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:
             print(name, json.dumps({k: round(v, 3) for k, v in cases[name](Path(scratch)).items()}))
@@ -243,6 +255,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as scratch:
         tmp = Path(scratch)
         b, p, f, m = bulk(tmp), pages_of_100(tmp), fanout(tmp), memory(tmp)
+    pg = into_postgres()
     rows = [
         (
             "bulk: 200,000 photos, pages of 1,000",
@@ -287,6 +300,14 @@ def main() -> int:
             f"{m['ratio']:.2f}x",
             "<= 1.2x",
             m["ratio"] <= 1.2,
+        ),
+        (
+            "into PostgreSQL: 100,000 photos, pages of 100",
+            f"tap-rest BATCH | target-postgres {pg['pipe_batch']:.1f} s, meltano run "
+            f"{pg['meltano_batch']:.1f} s, dlt rest_api {pg['dlt']:.1f} s",
+            f"{pg['ratio']:.2f}",
+            "< 1 (dlt's time)",
+            pg["ratio"] < 1,
         ),
     ]
     table = ["| benchmark | measured | ratio | target | met |", "|---|---|---|---|---|"]
