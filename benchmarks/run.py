@@ -18,6 +18,9 @@
   RateLimit-* headers), the tap at its default concurrency against a sequential plain loop
   that honours Retry-After: at most its 429s, no request inside a Retry-After window after
   the first 429 of it came back (the sandbox's count at /__stats), wall time <= 1.1x.
+- into PostgreSQL: 100,000 photos in pages of 100, tap-rest's BATCH files piped into
+  target-postgres against dlt rest_api (benchmarks/postgres.py, its own section of RESULTS.md,
+  every way of it); target: ahead of dlt.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import urllib.request
 from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
+
+from postgres import postgres as into_postgres  # benchmarks/postgres.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -348,11 +353,17 @@ def machine() -> str:
 
 
 def only(names: list[str]) -> int:
-    """Run the benchmarks named (bulk, pages100, fanout, memory) and print their figures.
+    """Run the benchmarks named (bulk, pages100, fanout, memory, postgres); print their figures.
 
     ``ratelimit`` alone runs that case and writes its section of RESULTS.md.
     """
-    cases = {"bulk": bulk, "pages100": pages_of_100, "fanout": fanout, "memory": memory}
+    cases: dict[str, t.Callable[[Path], dict[str, float]]] = {
+        "bulk": bulk,
+        "pages100": pages_of_100,
+        "fanout": fanout,
+        "memory": memory,
+        "postgres": lambda _: into_postgres(),
+    }
     with tempfile.TemporaryDirectory() as scratch:
         for name in names:
             print(name, json.dumps({k: round(v, 3) for k, v in cases[name](Path(scratch)).items()}))
@@ -373,6 +384,7 @@ def main() -> int:
         tmp = Path(scratch)
         b, p, f, m = bulk(tmp), pages_of_100(tmp), fanout(tmp), memory(tmp)
         r = ratelimit(tmp)
+    pg = into_postgres()
     rows = [
         (
             "bulk: 200,000 photos, pages of 1,000",
@@ -426,6 +438,14 @@ def main() -> int:
             f"{r['ratio']:.2f}x",
             "<= 1.1x, 429s <= loop's, 0 early",
             r["met"],
+        ),
+        (
+            "into PostgreSQL: 100,000 photos, pages of 100",
+            f"tap-rest BATCH | target-postgres {pg['pipe_batch']:.1f} s, meltano run "
+            f"{pg['meltano_batch']:.1f} s, dlt rest_api {pg['dlt']:.1f} s",
+            f"{pg['ratio']:.2f}",
+            "< 1 (dlt's time)",
+            pg["ratio"] < 1,
         ),
     ]
     table = ["| benchmark | measured | ratio | target | met |", "|---|---|---|---|---|"]

@@ -607,6 +607,38 @@ CONFIG_SCHEMA: dict[str, t.Any] = th.PropertiesList(
         "or oauth2_refresh_token (token_url, client_id, client_secret, refresh_token, "
         "token_store).",
     ),
+    th.Property(
+        "batch_config",
+        th.ObjectType(
+            th.Property(
+                "encoding",
+                th.ObjectType(
+                    th.Property("format", th.StringType(allowed_values=["jsonl"])),
+                    th.Property("compression", th.StringType(allowed_values=["gzip", "none"])),
+                ),
+                description='{"format": "jsonl", "compression": "none"} (or gzip, at level 1).',
+            ),
+            th.Property(
+                "storage",
+                th.ObjectType(
+                    th.Property("root", th.StringType, required=True),
+                    th.Property("prefix", th.StringType),
+                ),
+                required=True,
+                description='Where the files go: {"root": "file:///path", "prefix": "..."}; '
+                "the target must read the same place.",
+            ),
+            th.Property(
+                "batch_size",
+                th.IntegerType(minimum=1),
+                description="Records per BATCH message (default 10000).",
+            ),
+        ),
+        title="Batch config",
+        description="Write records to JSON-lines files announced by BATCH messages instead of "
+        "RECORD lines (each STATE after the files holding its records); "
+        "see the README, Into PostgreSQL fast.",
+    ),
 ).to_dict()
 
 

@@ -49,6 +49,14 @@ class StreamOutput(Stream):
         chosen = self.config.get("schema_evolution") or {}
         return (chosen.get(self.name) or chosen.get("*") or self.schema_evolution) == "evolve"
 
+    def get_batch_config(self, config: t.Mapping) -> None:
+        """Return None: batch_config is the writer's (writer.py), records go out one by one here.
+
+        The SDK's own batch path would bypass the fast path, schema evolution and the per-page
+        STATE; the writer batches whatever is written instead.
+        """
+        return
+
     def _write_schema_message(self) -> None:
         """Send this stream's SCHEMA once per run, not once per parent record."""
         if not self._schema_sent:

@@ -14,6 +14,7 @@ from singer_sdk.helpers._classproperty import classproperty
 from singer_sdk.plugin_base import JSONSchemaValidator
 from singer_sdk.singerlib import StateMessage
 
+from tap_rest.batch import BatchConfigError, BatchFiles
 from tap_rest.cli import CommandLine, error_line
 from tap_rest.config import BUILTIN_STREAMS, CONFIG_SCHEMA, config_from_env, normalised
 from tap_rest.declarative import DeclaredStream, declared_classes
@@ -141,6 +142,11 @@ class TapRest(CommandLine):
         """
         self.run.stats.reset()  # what discovery sampled is no part of the run
         writer = t.cast("GuardedWriter", self.message_writer)
+        try:
+            writer.batch = BatchFiles.from_config(self.config.get("batch_config"), self.name)
+        except BatchConfigError as exc:
+            error_line(str(exc))
+            raise SystemExit(1) from None
         progress = Progress(self.run.stats, float(self.config.get("progress_interval", 10)))
         try:
             progress.start()

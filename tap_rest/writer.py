@@ -18,6 +18,8 @@ if t.TYPE_CHECKING:
     from singer_sdk import Stream
     from singer_sdk.singerlib.encoding.simple import Message
 
+    from tap_rest.batch import BatchFiles
+
 #: the Python types a JSON schema type admits in a decoded record (bool is no integer)
 _PYTHON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
@@ -83,6 +85,12 @@ class GuardedWriter(MsgSpecWriter):
 
     Records are buffered (not a syscall each) and go out at least at every STATE, before it, so a
     target never reads a STATE before the records it covers; a signal never cuts a message.
+
+    With ``batch`` set (the ``batch_config`` setting), records go to batch files instead, and a
+    STATE is held back until the files holding the records before it are announced (BATCH
+    messages): when the records not yet announced fill a batch, before any other message (a
+    stream's new SCHEMA above all, so that a batch only holds records its last SCHEMA
+    describes), and at the end of the run. Only the latest STATE held is sent.
     """
 
     guard = SignalGuard()
@@ -91,29 +99,72 @@ class GuardedWriter(MsgSpecWriter):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._pending = bytearray()
+        self.batch: BatchFiles | None = None
+        self._held_state: Message | None = None
 
     def write_message(self, message: Message) -> None:
         """Queue one message; write the queue out at a STATE or once it is large."""
         with self.guard:
+            if self.batch is not None and self._batched(message):
+                return
             self._pending += self.format_message(message)
             if message.type == SingerMessageType.STATE or len(self._pending) >= self.flush_size:
-                self.flush()
+                self._drain()
 
     def write_record(self, stream: str, record: dict, time_extracted: datetime) -> None:
         """Queue a RECORD message, as the SDK would write it, without building its object."""
-        line = {
-            "type": "RECORD",
-            "stream": stream,
-            "record": record,
-            "time_extracted": time_extracted,
-        }
         with self.guard:
+            if self.batch is not None:
+                self.batch.add(stream, serialize_jsonl(record))
+                if self.batch.full:
+                    self.announce()
+                return
+            line = {
+                "type": "RECORD",
+                "stream": stream,
+                "record": record,
+                "time_extracted": time_extracted,
+            }
             self._pending += serialize_jsonl(line)
             if len(self._pending) >= self.flush_size:
-                self.flush()
+                self._drain()
+
+    def _batched(self, message: Message) -> bool:
+        """Route a message in batch mode; return True when it is dealt with (not to be written)."""
+        assert self.batch is not None
+        kind = message.type
+        if kind == SingerMessageType.RECORD and getattr(message, "version", None) is None:
+            self.batch.add(message.stream, serialize_jsonl(message.record))  # type: ignore[attr-defined]
+            if self.batch.full:
+                self.announce()
+            return True
+        if kind == SingerMessageType.STATE and self.batch.pending:
+            self._held_state = message
+            return True
+        # Anything else (a SCHEMA, a versioned record, ACTIVATE_VERSION) follows every record
+        # before it, and a STATE with nothing pending may go out now: the one held is older.
+        self.announce()
+        if kind == SingerMessageType.STATE:
+            self._held_state = None
+        return False
+
+    def announce(self) -> None:
+        """Close the open batch files, send their BATCH messages, then the STATE held back."""
+        with self.guard:
+            if self.batch is not None:
+                for batch in self.batch.close_all():
+                    self._pending += self.format_message(batch)
+            if self._held_state is not None:
+                self._pending += self.format_message(self._held_state)
+                self._held_state = None
+            self._drain()
 
     def flush(self) -> None:
-        """Write out every queued message."""
+        """Write out every queued message (announcing the open batch files first)."""
+        self.announce()
+
+    def _drain(self) -> None:
+        """Write the queued bytes out."""
         with self.guard:
             if self._pending:
                 _emit(self._pending)
