@@ -134,9 +134,9 @@ class Run:
     def limiter(self, api: str | None, server: str | None = None) -> RateLimiter:
         """Return the rate limiter of an API: what it learns of the server's limit is its own.
 
-        A named API with its own ``requests_per_second`` has its own ceiling; the others (and
-        the built-in APIs, told apart by ``server``, their URL setting) learn each their own
-        rate under the tap's ``requests_per_second``, shared by them all.
+        A named API with its own ``requests_per_second`` has its own ceiling; the others learn
+        a rate per named API, else per ``server`` (the origin of the base URL: streams on one
+        host meet one limit), under the tap's ``requests_per_second``, shared by them all.
         """
         rate = self.api(api).get("requests_per_second")
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 from functools import cached_property
+from urllib.parse import urlsplit
 
 import requests
 from singer_sdk import RESTStream
@@ -68,7 +69,13 @@ class RequestSender(RESTStream[PageRequest]):
     @property
     def limiter(self) -> RateLimiter:
         """Return the rate limiter shared by every stream of the same API."""
-        return self.run.limiter(self.api_name, self.url_setting_name)
+        return self.run.limiter(self.api_name, self.server)
+
+    @cached_property
+    def server(self) -> str:
+        """Return the origin of this stream's base URL: streams there share what it allows."""
+        parts = urlsplit(self.url_base)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @property
     def timeout(self) -> int:

@@ -6,6 +6,7 @@ import pytest
 
 from tap_rest.quota import Quota, exhausted_wait, parse_quota
 from tap_rest.ratelimit import INCREASE, INCREASE_NEAR, MARGIN, RateLimiter
+from tap_rest.tap import TapRest
 
 NOW = 1_800_000_000.0  # a Unix time, for the headers that give the reset as one
 
@@ -293,3 +294,27 @@ def test_an_answer_saying_nothing_is_left_holds_a_request_about_to_go() -> None:
     lim.hold()
     assert clock.slept == [pytest.approx(4.0)]
     assert lim.limits == 1
+
+
+def test_streams_on_one_host_share_what_it_allows_and_other_hosts_do_not() -> None:
+    def stream(name: str, base_url: str) -> dict:
+        return {
+            "name": name,
+            "base_url": base_url,
+            "path": "/x",
+            "primary_keys": ["id"],
+            "schema": {"type": "object", "properties": {"id": {"type": "integer"}}},
+        }
+
+    tap = TapRest(
+        config={
+            "streams": [
+                stream("a", "https://api.example.com/v1"),
+                stream("b", "https://api.example.com/v2"),
+                stream("c", "https://other.example.com"),
+            ]
+        }
+    )
+    a, b, c = (tap.streams[n].limiter for n in "abc")
+    assert a is b
+    assert a is not c
