@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -32,8 +31,9 @@ import tempfile
 import time
 import typing as t
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
+
+from common import sandbox  # benchmarks/common.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -56,26 +56,6 @@ SCHEMA = {
         "thumbnailUrl": {"type": ["string", "null"]},
     },
 }
-
-
-@contextmanager
-def sandbox(*flags: str):  # noqa: ANN201
-    """Start tap-rest-sandbox on a free port; yield its origin."""
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "tap_rest.sandbox", "--port", "0", *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        if not match:
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def photos(origin: str) -> list[dict[str, t.Any]]:

@@ -29,7 +29,6 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -37,35 +36,16 @@ import tempfile
 import time
 import typing as t
 import urllib.request
-from contextlib import contextmanager
 from importlib.metadata import version
 from pathlib import Path
 
+from common import sandbox  # benchmarks/common.py
 from postgres import postgres as into_postgres  # benchmarks/postgres.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 PYTHON = sys.executable
 REPEATS = 3
-
-
-@contextmanager
-def sandbox(*flags: str):  # noqa: ANN201
-    """Start tap-rest-sandbox on a free port; yield its origin."""
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "tap_rest.sandbox", "--port", "0", *flags],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        if not match:
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def peak_rss(cmd: list[str]) -> tuple[float, float]:

@@ -27,8 +27,11 @@ import sys
 import tempfile
 import threading
 import time
-from contextlib import ExitStack, contextmanager
+import typing as t
+from contextlib import ExitStack
 from pathlib import Path
+
+from common import sandbox as started  # benchmarks/common.py
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -41,24 +44,9 @@ RATE = 200
 SECTION = ("<!-- shards:start -->", "<!-- shards:end -->")
 
 
-@contextmanager
-def sandbox(*flags: str):  # noqa: ANN201
-    """Start tap-rest-sandbox on a free port; yield its origin."""
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "tap_rest.sandbox", "--port", "0", "--scale", str(SCALE), *flags],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        match = re.search(r"http://127\.0\.0\.1:\d+", line)
-        if not match:
-            raise RuntimeError(f"the sandbox did not start: {line!r}")
-        yield match.group(0)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+def sandbox(*flags: str) -> t.ContextManager[str]:
+    """Start a sandbox of this benchmark's scale; yield its origin."""
+    return started("--scale", str(SCALE), *flags)
 
 
 def catalog(tmp: Path, origin: str) -> Path:
