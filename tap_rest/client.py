@@ -8,13 +8,14 @@ from functools import cached_property
 
 import requests
 from singer_sdk.helpers._util import utc_now
+from singer_sdk.streams.rest import RESTStream
 
 from tap_rest.completeness import ChecksCompleteness
 from tap_rest.errors import APIStatusError, SkippedStatusError
 from tap_rest.output import StreamOutput
 from tap_rest.pagination import GuardedPaginator, PageRequest, SinglePagePaginator
 from tap_rest.placeholders import query_text
-from tap_rest.prefetch import children_ahead
+from tap_rest.prefetch import children_ahead, started
 from tap_rest.response import Records, keyless
 from tap_rest.sending import RequestSender
 
@@ -122,9 +123,7 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         if ahead is not None:
             for fetched in ahead.result():
                 self._extracted_at = utc_now()
-                page = self._kept(fetched, context)
-                children_ahead(self.run.prefetcher, self, page, context)
-                yield from page
+                yield from self.deliver(self._started(fetched, context), context)
             return
         paginator = self.run.shard.paginator(self, self.get_new_paginator())
         base = self.url_base
@@ -139,11 +138,10 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         incremental = bool(self.replication_key)
         # A worker fetches the next pages while this thread writes: each page comes with what
         # STATE says after it, taken when it was fetched (the paginator is pages ahead by then).
-        for fetched in self.run.prefetcher.ahead(self._pages_noted(context, paginator, check)):
+        fetching = self.run.prefetcher.ahead(self._pages_noted(context, paginator, check))
+        for fetched, page in started(fetching, lambda f: self._started(f.records, context)):
             self._extracted_at = fetched.extracted_at
-            page = self._kept(fetched.records, context)
-            children_ahead(self.run.prefetcher, self, page, context)
-            yield from page
+            yield from self.deliver(page, context)
             if context is None:
                 checkpoints.page_done(
                     self.name, fetched.next, base, fetched.received, incremental=incremental
@@ -160,6 +158,12 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 check.received if check else None,
                 utc_now(),
             )
+
+    def _started(self, records: list[dict], context: Context | None) -> list[dict]:
+        """Return the records of a page this run emits, their children's fetch started."""
+        page = self._kept(records, context)
+        children_ahead(self.run.prefetcher, self, page, context)
+        return page
 
     def _kept(self, page: list[dict], context: Context | None) -> list[dict]:
         """Return the records of a page this run emits: in its window, owned by its shard."""
@@ -249,6 +253,14 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         """Hand the record's key to the child streams, when any is to be synced."""
         if self.syncs_children:
             yield self.get_child_context(record, context)
+
+    def _writes_pages(self) -> bool:
+        """Write whole pages unless a record syncs children or ``get_records`` is overridden."""
+        return (
+            super()._writes_pages()
+            and not self.syncs_children
+            and type(self).get_records is RESTStream.get_records
+        )
 
     @cached_property
     def syncs_children(self) -> bool:

@@ -88,12 +88,16 @@ class ByIdStream(TapRestStream):
             entities_ahead(self.run.prefetcher, self, context)
         yield from super().request_records(context)
 
-    def get_records(self, context: Context | None) -> t.Iterable[dict[str, t.Any]]:
-        """Yield the records, once per entity (an id and its name are one entity)."""
-        for record in super().get_records(context):
-            if self.entity_ids:
-                if record.get("id") in self._fetched_ids:
-                    self.logger.info("Skipping %s %s: already fetched", self.name, context)
-                    continue
-                self._fetched_ids.add(record.get("id"))
-            yield record
+    def _kept(self, page: list[dict], context: Context | None) -> list[dict]:
+        """Keep each entity once (an id and its name are one entity)."""
+        page = super()._kept(page, context)
+        if not self.entity_ids:
+            return page
+        kept = []
+        for record in page:
+            if record.get("id") in self._fetched_ids:
+                self.logger.info("Skipping %s %s: already fetched", self.name, context)
+                continue
+            self._fetched_ids.add(record.get("id"))
+            kept.append(record)
+        return kept

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import typing as t
 from functools import cached_property
 
-from singer_sdk import Stream
+from singer_sdk import Stream, metrics
 from singer_sdk.helpers._util import utc_now
 
 from tap_rest.errors import BodyShapeError
 from tap_rest.evolution import FixedFieldError, drop_unknown_nulls, evolve, gaps
+from tap_rest.progress import is_chatter
 from tap_rest.response import keyless
 from tap_rest.writer import GuardedWriter, fast_path_check
 
@@ -42,12 +44,20 @@ class StreamOutput(Stream):
         self._warned: set[tuple[str, str]] = set()
         #: whether a signal is held back until the record being written is in the state
         self._held = False
+        #: whether this sync writes whole pages (``deliver``), and the records it wrote so far
+        self._by_page = False
+        self._page_records = 0
 
     @cached_property
     def evolves(self) -> bool:
         """Tell whether this stream's schema widens to fit its records."""
         chosen = self.config.get("schema_evolution") or {}
         return (chosen.get(self.name) or chosen.get("*") or self.schema_evolution) == "evolve"
+
+    def log(self, message: str, *args: t.Any, level: int = logging.INFO, **kwargs: t.Any) -> None:
+        """Log as the SDK does, its chatter left out before a line is made (one per partition)."""
+        if not is_chatter(message):
+            super().log(message, *args, level=level, **kwargs)
 
     def get_batch_config(self, config: t.Mapping) -> None:
         """Return None: batch_config is the writer's (writer.py), records go out one by one here.
@@ -76,16 +86,15 @@ class StreamOutput(Stream):
     def _write_record_message(self, record: Record) -> None:
         """Write a record as it is when its types are the schema's, else through the SDK."""
         stats = self._stats
-        keys = self.primary_keys or ()
-        if any(record.get(key) is None for key in keys):
-            raise keyless(self.name, record, keys, self.run.redactor)
+        check = self._fast_check
+        fits = check is not None and check(record)
+        if not fits and any(record.get(key) is None for key in self.primary_keys or ()):
+            raise keyless(self.name, record, self.primary_keys or (), self.run.redactor)
         # A signal waits until the record is written *and* in the bookmark (see below).
         GuardedWriter.guard.__enter__()
         self._held = True
-        check = self._fast_check
-        if check is not None and check(record):
-            writer = t.cast("GuardedWriter", self._tap.message_writer)
-            writer.write_record(self.name, record, self._extracted_at)
+        if fits:
+            self._writer.write_records(self.name, (record,), self._extracted_at)
             self.state_manager.is_flushed = False
             stats.records += 1
             return
@@ -99,6 +108,85 @@ class StreamOutput(Stream):
             self._tap.write_message(message)
             stats.records += 1
         self.state_manager.is_flushed = False
+
+    @property
+    def _writer(self) -> GuardedWriter:
+        return t.cast("GuardedWriter", self._tap.message_writer)
+
+    # --- a page at a time ----------------------------------------------------------------
+
+    def _writes_pages(self) -> bool:
+        """Tell whether this sync may write whole pages: nothing is done per record but writing.
+
+        Not so for a stream whose state moves with each record (incremental), nor under the
+        SDK's record limit (``--test``); subclasses add what they know (children to sync).
+        """
+        return (
+            self.selected
+            and self.ABORT_AT_RECORD_COUNT is None
+            and self.replication_method != "INCREMENTAL"
+        )
+
+    def _sync_records(
+        self, context: Context | None = None, *, write_messages: bool = True
+    ) -> t.Generator[dict, t.Any, t.Any]:
+        """Sync as the SDK does; where it may, the stream writes whole pages (``deliver``)."""
+        self._by_page = write_messages and self._writes_pages()
+        self._page_records = 0
+        try:
+            yield from super()._sync_records(context, write_messages=write_messages)
+        finally:
+            self._by_page = False
+
+    def get_record_counter(self, **kwargs: t.Any) -> metrics.Counter:
+        """Return the sync's record counter, kept so that whole pages are counted too."""
+        self._record_counter = super().get_record_counter(**kwargs)
+        return self._record_counter
+
+    def deliver(self, page: list[dict], context: Context | None) -> t.Iterable[dict]:
+        """Return a page's records to the SDK's loop, or write them here and return none.
+
+        The SDK's loop costs a few microseconds a record (limits, contexts, counters, state),
+        a third of what the tap spends on a page of 100 small records.
+        """
+        if not self._by_page:
+            return page
+        self._write_page(page, context)
+        return ()
+
+    def _write_page(self, page: list[dict], context: Context | None) -> None:
+        """Write a page as the SDK's loop would: the records that fit at once, others one by one."""
+        partition = self._get_state_partition_context(context) or {}
+        check = self._fast_check
+        fit: list[dict] = []
+        written = 0
+        for raw in page:
+            record = self.post_process(raw, context)
+            if record is None:
+                continue
+            for key, value in partition.items():
+                record.setdefault(key, value)
+            written += 1
+            if check is not None and check(record):
+                fit.append(record)
+                continue
+            self._write_fit(fit)
+            fit = []
+            self._write_record_message(record)
+            self._increment_stream_state(record, context=context)
+            check = self._fast_check  # a schema that grew has a check of its own
+        self._write_fit(fit)
+        self._record_counter.increment(written)
+        before, self._page_records = self._page_records, self._page_records + written
+        if self._page_records // self.STATE_MSG_FREQUENCY > before // self.STATE_MSG_FREQUENCY:
+            self._write_state_message()
+
+    def _write_fit(self, records: list[dict]) -> None:
+        """Write records that fit the schema as they are."""
+        if records:
+            self._writer.write_records(self.name, records, self._extracted_at)
+            self.state_manager.is_flushed = False
+            self._stats.records += len(records)
 
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None

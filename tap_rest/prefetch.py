@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from tap_rest.concurrency import Gate
+
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
 T = t.TypeVar("T")
+U = t.TypeVar("U")
 #: how many pages of a list a worker holds fetched ahead of the page being written
 PAGES_AHEAD = 2
 _END = object()
@@ -61,6 +65,12 @@ class PagesAhead(t.Generic[T]):
             if close is not None:
                 close()
 
+    def ready(self) -> bool:
+        """Tell whether the next page is fetched already (not the end, nor an error)."""
+        with self._queue.mutex:
+            head = self._queue.queue[0] if self._queue.queue else _END
+        return head is not _END and not isinstance(head, _Failed)
+
     def __iter__(self) -> t.Iterator[T]:
         """Yield each page in order; raise a fetch's error in its page's place."""
         try:
@@ -73,6 +83,22 @@ class PagesAhead(t.Generic[T]):
                 yield item
         finally:
             self._stop.set()
+
+
+def started(pages: t.Iterable[T], start: t.Callable[[T], U]) -> t.Iterator[tuple[T, U]]:
+    """Yield each page with what ``start`` made of it, the next page started first if fetched.
+
+    ``start`` asks for a page's children; the children of the page after this one then queue
+    behind this page's, and the workers do not run dry at the end of each page (measured: 20
+    ms lost a page at 20 ms a request). A page is never held to wait for the next one.
+    """
+    held: collections.deque[tuple[T, U]] = collections.deque()
+    ahead = pages if isinstance(pages, PagesAhead) else None
+    for page in pages:
+        held.append((page, start(page)))
+        while held and not (len(held) == 1 and ahead is not None and ahead.ready()):
+            yield held.popleft()
+    yield from held
 
 
 class Fetchable(t.Protocol):
@@ -100,6 +126,8 @@ class Prefetcher:
         self._executor = (
             ThreadPoolExecutor(workers, thread_name_prefix="tap-rest") if self.enabled else None
         )
+        #: how many partitions are fetched at once, of ``workers`` (concurrency.py)
+        self.gate = Gate(workers)
         self._futures: dict[tuple[str, tuple], Future] = {}
         self._lock = threading.Lock()
 
@@ -109,27 +137,31 @@ class Prefetcher:
 
     def submit(self, stream: Fetchable, context: t.Mapping[str, t.Any]) -> None:
         """Start fetching a partition, unless it is already on its way."""
-        if self._executor is None:
+        if self._executor is None or self.gate.inline:
             return
         key = self._key(stream, context)
         with self._lock:
             if key not in self._futures:
-                self._futures[key] = self._executor.submit(stream.fetch_partition, dict(context))
+                self._futures[key] = self._executor.submit(
+                    self.gate.run, stream.fetch_partition, dict(context)
+                )
 
     def take(self, stream: Fetchable, context: t.Mapping[str, t.Any] | None) -> Future | None:
         """Return (and forget) the fetch of a partition, if one was started."""
+        self.gate.pace()
         with self._lock:
             return self._futures.pop(self._key(stream, context), None)
 
     def ahead(self, source: t.Iterator[T], depth: int = PAGES_AHEAD) -> t.Iterable[T]:
         """Return a list's pages, fetched ahead in a worker (as they come, with no workers)."""
-        if self._executor is None:
+        if self._executor is None or self.gate.inline:
             return source
         return PagesAhead(source, self._executor, depth)
 
     def shutdown(self) -> None:
         """Cancel what has not started; let running fetches end with their requests."""
         if self._executor is not None:
+            self.gate.close()
             self._executor.shutdown(wait=False, cancel_futures=True)
 
 

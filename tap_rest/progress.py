@@ -32,12 +32,17 @@ _CHATTER = frozenset(
 )
 
 
+def is_chatter(message: object) -> bool:
+    """Tell whether a line is chatter to leave out (debug shows it)."""
+    return message in _CHATTER and not logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
 class QuietFilter(logging.Filter):
     """Drops the lines a run would otherwise repeat per parent record, and set-up chatter."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep a record unless it is chatter and debug is off."""
-        return record.msg not in _CHATTER or logging.getLogger().isEnabledFor(logging.DEBUG)
+        return not is_chatter(record.msg)
 
 
 def quiet_logs(*, metrics: bool = False) -> None:

@@ -64,6 +64,9 @@ def parse_quota(headers: t.Mapping[str, str], now: float | None = None) -> Quota
     reset=5`` or ``RateLimit: "default";r=0;t=5`` with ``RateLimit-Policy: 10;w=1`` or
     ``"default";q=10;w=1``, and Shopify's leaky bucket ``X-Shopify-Shop-Api-Call-Limit: 39/40``.
     """
+    # Most answers carry none of these: one pass over the names, not twenty lookups.
+    if not any("rate" in name or "limit" in name for name in map(str.lower, headers)):
+        return None
     clock = time.time() if now is None else now
     limit = remaining = reset = window = None
     for prefix in ("RateLimit-", "X-RateLimit-", "X-Rate-Limit-"):

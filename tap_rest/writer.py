@@ -8,7 +8,7 @@ import sys
 import typing as t
 from datetime import datetime
 
-from singer_sdk.contrib.msgspec import MsgSpecWriter, serialize_jsonl
+from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder, serialize_jsonl
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import SingerMessageType
 
@@ -101,6 +101,7 @@ class GuardedWriter(MsgSpecWriter):
         self._pending = bytearray()
         self.batch: BatchFiles | None = None
         self._held_state: Message | None = None
+        self._framed: tuple[t.Any, ...] = (None, None, b"", b"")
 
     def write_message(self, message: Message) -> None:
         """Queue one message; write the queue out at a STATE or once it is large."""
@@ -111,23 +112,36 @@ class GuardedWriter(MsgSpecWriter):
             if message.type == SingerMessageType.STATE or len(self._pending) >= self.flush_size:
                 self._drain()
 
-    def write_record(self, stream: str, record: dict, time_extracted: datetime) -> None:
-        """Queue a RECORD message, as the SDK would write it, without building its object."""
+    def write_records(
+        self, stream: str, records: t.Sequence[dict], time_extracted: datetime
+    ) -> None:
+        """Queue RECORD messages, as the SDK would write them, without building their objects.
+
+        Each line is the message's fixed head and tail around the record, encoded in place.
+        """
         with self.guard:
             if self.batch is not None:
-                self.batch.add(stream, serialize_jsonl(record))
-                if self.batch.full:
-                    self.announce()
+                for record in records:
+                    self.batch.add(stream, serialize_jsonl(record))
+                    if self.batch.full:
+                        self.announce()
                 return
-            line = {
-                "type": "RECORD",
-                "stream": stream,
-                "record": record,
-                "time_extracted": time_extracted,
-            }
-            self._pending += serialize_jsonl(line)
-            if len(self._pending) >= self.flush_size:
+            head, tail = self._frame(stream, time_extracted)
+            pending = self._pending
+            for record in records:
+                pending += head
+                encoder.encode_into(record, pending, -1)
+                pending += tail
+            if len(pending) >= self.flush_size:
                 self._drain()
+
+    def _frame(self, stream: str, time_extracted: datetime) -> tuple[bytes, bytes]:
+        """Return what a stream's RECORD line holds before and after its record."""
+        if self._framed[:2] != (stream, time_extracted):
+            head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+            tail = b',"time_extracted":' + encoder.encode(time_extracted) + b"}\n"
+            self._framed = (stream, time_extracted, head, tail)
+        return self._framed[2], self._framed[3]
 
     def _batched(self, message: Message) -> bool:
         """Route a message in batch mode; return True when it is dealt with (not to be written)."""
@@ -183,20 +197,26 @@ def flat_types(schema: t.Mapping[str, t.Any]) -> dict[str, tuple[type, ...]] | N
     return types
 
 
-def record_check(types: t.Mapping[str, tuple[type, ...]]) -> t.Callable[[dict], bool]:
-    """Return a function telling whether a record is exactly of these flat types.
+def record_check(
+    types: t.Mapping[str, tuple[type, ...]], keys: t.Sequence[str] = ()
+) -> t.Callable[[dict], bool]:
+    """Return a function telling whether a record is exactly of these flat types, keys set.
 
     A plain loop: measured as fast as a compiled expression per stream (409 ns against 375 ns a
     five-field record, 0.1 % of what a record costs end to end).
     """
     names = frozenset(types)
     items = tuple(types.items())
+    keys = tuple(keys)
 
     def check(record: dict) -> bool:
         if not record.keys() <= names:
             return False
-        for name, allowed in items:  # noqa: SIM110 - all() over a generator is 50 % slower
+        for name, allowed in items:
             if type(record.get(name)) not in allowed:
+                return False
+        for key in keys:  # noqa: SIM110 - all() over a generator is 50 % slower
+            if record.get(key) is None:
                 return False
         return True
 
@@ -207,7 +227,8 @@ def fast_path_check(stream: Stream) -> t.Callable[[dict], bool] | None:
     """Return the check of a stream's records that may be written as they are, else None.
 
     That is when nothing transforms them: a flat schema, no stream map, no flattening, every
-    property selected, no record version. Each record is still checked against the types.
+    property selected, no record version. Each record is still checked against the types, and
+    its primary key must be set (a keyless record takes the SDK's path, which names it).
     """
     types = flat_types(stream.effective_schema)
     maps = stream.stream_maps
@@ -220,4 +241,4 @@ def fast_path_check(stream: Stream) -> t.Callable[[dict], bool] | None:
         or not all(stream.mask.values())
     ):
         return None
-    return record_check(types)
+    return record_check(types, stream.primary_keys or ())
