@@ -8,7 +8,6 @@ from functools import cached_property
 
 import requests
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.streams.rest import RESTStream
 
 from tap_rest.completeness import ChecksCompleteness
 from tap_rest.errors import APIStatusError, SkippedStatusError
@@ -253,19 +252,6 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         """Hand the record's key to the child streams, when any is to be synced."""
         if self.syncs_children:
             yield self.get_child_context(record, context)
-
-    def _writes_pages(self) -> bool:
-        """Write whole pages unless a record syncs children or ``get_records`` is overridden."""
-        return (
-            super()._writes_pages()
-            and not self.syncs_children
-            and type(self).get_records is RESTStream.get_records
-        )
-
-    @cached_property
-    def syncs_children(self) -> bool:
-        """Tell whether any child stream is to be synced (the catalog is set by now)."""
-        return any(c.selected or c.has_selected_descendents for c in self.child_streams)
 
     def ended_early(self, why: str) -> None:
         """Note that a list of this stream ended before its end, so its bookmark must hold."""

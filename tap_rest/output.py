@@ -8,6 +8,7 @@ from functools import cached_property
 
 from singer_sdk import Stream, metrics
 from singer_sdk.helpers._util import utc_now
+from singer_sdk.streams.rest import RESTStream
 
 from tap_rest.errors import BodyShapeError
 from tap_rest.evolution import FixedFieldError, drop_unknown_nulls, evolve, gaps
@@ -115,16 +116,24 @@ class StreamOutput(Stream):
 
     # --- a page at a time ----------------------------------------------------------------
 
+    @cached_property
+    def syncs_children(self) -> bool:
+        """Tell whether any child stream is to be synced (the catalog is set by now)."""
+        return any(c.selected or c.has_selected_descendents for c in self.child_streams)
+
     def _writes_pages(self) -> bool:
         """Tell whether this sync may write whole pages: nothing is done per record but writing.
 
-        Not so for a stream whose state moves with each record (incremental), nor under the
-        SDK's record limit (``--test``); subclasses add what they know (children to sync).
+        Not so for a stream whose state moves with each record (incremental), whose records
+        sync children, under the SDK's record limit (``--test``), nor when ``get_records`` is
+        overridden (it would not see the records).
         """
         return (
             self.selected
             and self.ABORT_AT_RECORD_COUNT is None
             and self.replication_method != "INCREMENTAL"
+            and not self.syncs_children
+            and type(self).get_records is RESTStream.get_records
         )
 
     def _sync_records(

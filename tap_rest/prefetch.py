@@ -36,11 +36,12 @@ class PagesAhead(t.Generic[T]):
     reader stops (an error, a signal, a closed generator), the worker stops at its next page.
     """
 
-    def __init__(self, source: t.Iterator[T], executor: ThreadPoolExecutor, depth: int) -> None:
+    def __init__(self, source: t.Iterator[T], depth: int) -> None:
         self._source = source
         self._queue: queue.Queue[t.Any] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
-        self._future = executor.submit(self._produce)
+        # Its own thread, not a worker's: the partitions keep every one of ``max_concurrency``.
+        threading.Thread(target=self._produce, name="tap-rest-pages", daemon=True).start()
 
     def _put(self, item: t.Any) -> bool:
         """Hand an item on, unless the reader has stopped; tell whether it was handed on."""
@@ -156,7 +157,7 @@ class Prefetcher:
         """Return a list's pages, fetched ahead in a worker (as they come, with no workers)."""
         if self._executor is None or self.gate.inline:
             return source
-        return PagesAhead(source, self._executor, depth)
+        return PagesAhead(source, depth)
 
     def shutdown(self) -> None:
         """Cancel what has not started; let running fetches end with their requests."""

@@ -17,6 +17,7 @@ from tap_rest.auth import (
 )
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.auth import AuthSpec
+from tap_rest.sandbox.faults import FaultSpec
 from tests.conftest import DEFAULT_COUNTS, run_tap
 
 SPEC = AuthSpec()
@@ -75,8 +76,12 @@ def test_full_sync_under_each_auth_mode_leaks_no_secret(tmp_path, mode, monkeypa
         assert secret not in output, f"{mode}: a secret reached the output"
 
 
+#: 10 ms a request: a full sync lasts longer than the tokens below, however fast the machine
+SLOW = FaultSpec(latency_ms=10)
+
+
 def test_oauth_token_shorter_than_the_run_is_refreshed_before_it_expires(tmp_path) -> None:
-    with Sandbox(auth=AuthSpec(mode="oauth2", token_lifetime=1.0)) as sb:
+    with Sandbox(auth=AuthSpec(mode="oauth2", token_lifetime=1.0), faults=SLOW) as sb:
         config = {"jsonplaceholder_url": sb.url, "pokeapi_url": sb.pokeapi_url}
         run = run_tap(tmp_path, {**config, "auth": tap_auth("oauth2", sb)})
         issued, refused = sb.server.auth.tokens_issued, sb.server.auth.unauthorized
@@ -90,7 +95,7 @@ def test_oauth_token_shorter_than_the_run_is_refreshed_before_it_expires(tmp_pat
 def test_a_401_under_oauth_fetches_a_new_token_and_retries_once(tmp_path, concurrency) -> None:
     # The server says tokens live an hour but drops them after half a second.
     spec = AuthSpec(mode="oauth2", token_lifetime=0.5, reported_lifetime=3600)
-    with Sandbox(auth=spec) as sb:
+    with Sandbox(auth=spec, faults=SLOW) as sb:
         config = {"jsonplaceholder_url": sb.url, "pokeapi_url": sb.pokeapi_url}
         config |= {"auth": tap_auth("oauth2", sb), "max_concurrency": concurrency}
         run = run_tap(tmp_path, config)

@@ -6,7 +6,6 @@ import json
 import re
 import threading
 import typing as t
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -25,11 +24,10 @@ def test_pages_come_in_order_and_an_error_in_its_page_place() -> None:
         yield from range(5)
         raise ValueError("page 6 failed")
 
-    with ThreadPoolExecutor(2) as pool:
-        pages = iter(PagesAhead(source(), pool, depth=2))
-        assert [next(pages) for _ in range(5)] == [0, 1, 2, 3, 4]
-        with pytest.raises(ValueError, match="page 6 failed"):
-            next(pages)
+    pages = iter(PagesAhead(source(), depth=2))
+    assert [next(pages) for _ in range(5)] == [0, 1, 2, 3, 4]
+    with pytest.raises(ValueError, match="page 6 failed"):
+        next(pages)
 
 
 def test_a_reader_that_stops_stops_the_worker_within_its_depth() -> None:
@@ -46,11 +44,10 @@ def test_a_reader_that_stops_stops_the_worker_within_its_depth() -> None:
         finally:
             closed.set()
 
-    with ThreadPoolExecutor(2) as pool:
-        pages = iter(PagesAhead(source(), pool, depth=2))
-        assert next(pages) == 0
-        pages.close()  # type: ignore[attr-defined]
-        assert closed.wait(10), "the worker did not stop"
+    pages = iter(PagesAhead(source(), depth=2))
+    assert next(pages) == 0
+    pages.close()  # type: ignore[attr-defined]
+    assert closed.wait(10), "the worker did not stop"
     # The page read, two queued, and the one the worker held when it saw the reader stop.
     assert len(produced) <= 4
 

@@ -14,6 +14,7 @@ import sys
 import threading
 import typing as t
 from collections import Counter
+from contextlib import contextmanager
 from functools import lru_cache, partial
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -294,6 +295,16 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # TCP_NODELAY: small responses go out at once
 
     def do_GET(self) -> None:
+        """Answer a GET, counted among the requests being answered at once."""
+        with self.server.answering():
+            self._get()
+
+    def do_POST(self) -> None:
+        """Answer a POST, counted among the requests being answered at once."""
+        with self.server.answering():
+            self._post()
+
+    def _get(self) -> None:
         """Answer a GET from the replica, once its credential is good."""
         host = self.headers.get("Host") or f"{HOST}:{self.server.server_port}"
         split = urlsplit(self.path)
@@ -355,7 +366,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.close_connection = True
 
-    def do_POST(self) -> None:
+    def _post(self) -> None:
         """Answer the OAuth token endpoint, the search and the touches of the shop and search."""
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -446,12 +457,27 @@ class SandboxServer(ThreadingHTTPServer):
         #: what ``/canned/<name>`` answers (tap_rest.sandbox.canned)
         self.canned: dict[str, canned.Canned] = {}
         self._lock = threading.Lock()
+        #: requests being answered now, and the most ever answered at once
+        self.in_flight = self.most_in_flight = 0
 
     def stats(self) -> dict[str, t.Any]:
-        """Return what ``/__stats`` says: requests answered, faults injected, early arrivals."""
+        """Return what ``/__stats`` says: requests answered (the most at once), faults, early."""
         with self._lock:
             requests = sum(self.requests.values())
-        return {"requests": requests, **self.faults.stats()}
+            most = self.most_in_flight
+        return {"requests": requests, "most_in_flight": most, **self.faults.stats()}
+
+    @contextmanager
+    def answering(self) -> t.Iterator[None]:
+        """Count a request among those being answered while it is."""
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
 
     def count(
         self, target: str, headers: t.Mapping[str, str] | None = None, raw: str | None = None
