@@ -122,7 +122,7 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         if ahead is not None:
             for fetched in ahead.result():
                 self._extracted_at = utc_now()
-                yield from self.deliver(self._started(fetched, context), context)
+                yield from self.deliver(self._start_page(fetched, context), context)
             return
         paginator = self.run.shard.paginator(self, self.get_new_paginator())
         base = self.url_base
@@ -138,7 +138,7 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         # A worker fetches the next pages while this thread writes: each page comes with what
         # STATE says after it, taken when it was fetched (the paginator is pages ahead by then).
         fetching = self.run.prefetcher.ahead(self._pages_noted(context, paginator, check))
-        for fetched, page in started(fetching, lambda f: self._started(f.records, context)):
+        for fetched, page in started(fetching, lambda f: self._start_page(f.records, context)):
             self._extracted_at = fetched.extracted_at
             yield from self.deliver(page, context)
             if context is None:
@@ -158,7 +158,7 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
                 utc_now(),
             )
 
-    def _started(self, records: list[dict], context: Context | None) -> list[dict]:
+    def _start_page(self, records: list[dict], context: Context | None) -> list[dict]:
         """Return the records of a page this run emits, their children's fetch started."""
         page = self._kept(records, context)
         children_ahead(self.run.prefetcher, self, page, context)

@@ -21,18 +21,13 @@ class GateClosedError(RuntimeError):
 
 
 class Gate:
-    """Lets at most ``limit`` fetches run at once; the limit follows what the run is bound by.
+    """Lets at most ``limit`` fetches run at once, in the order they were asked for.
 
-    Against a slow server the fetches wait on the network, and ten threads fetching at once
-    make the run ten times as fast. Against a fast one (an API on the same network, a cache)
-    every response is Python work under the one GIL, and the threads only take turns with
-    the thread that writes: ten of them made 102,000 child records 25 % slower than one
-    (benchmarks/run.py pages100). So the gate watches the process's CPU time against the
-    wall clock: a run near one core's worth halves its limit, a run that mostly waits doubles
-    it, up to ``most``. Threads over the limit wait on a condition, not for the GIL. At 0
-    nothing new is fetched ahead (``inline``): the writer fetches each partition itself, as
-    a plain loop would, until the run waits on the server again; what was queued runs one
-    at a time.
+    Against a slow server fetches wait on the network, and ten at once make the run ten times
+    as fast; against a fast one each response is Python work under the one GIL, and threads
+    only take turns with the writer (ten made 102,000 child records 25 % slower than none). So
+    the limit halves while the process keeps a core busy and doubles while it waits, between
+    0 (``inline``: nothing new is fetched ahead, the writer fetches for itself) and ``most``.
     """
 
     def __init__(
@@ -45,24 +40,41 @@ class Gate:
         self.most = self.limit = most
         self._clock, self._cpu = clock, cpu
         self._active = 0
+        #: the next ticket to hand out, and the ticket whose turn it is
+        self._issued = self._serving = 0
         self._closed = False
         self._turn = threading.Condition()
         self._since, self._cpu_since = clock(), cpu()
 
-    def run(self, fetch: t.Callable[..., T], *args: t.Any) -> T:
-        """Run a fetch once a slot is free (in a worker thread)."""
+    def ticket(self) -> int:
+        """Return a place in the line (taken when the fetch is asked for, in the writer's order)."""
         with self._turn:
-            while self._active >= max(self.limit, 1) and not self._closed:
+            self._issued += 1
+            return self._issued - 1
+
+    def run(self, ticket: int, fetch: t.Callable[..., T], *args: t.Any) -> T:
+        """Run a fetch once its turn has come and a slot is free (in a worker thread).
+
+        In turn: the writer waits for the oldest fetch first, which a thread that just freed a
+        slot must not overtake with a newer one. What was queued before the limit fell to 0
+        still runs, one at a time: the writer may be waiting for it.
+        """
+        with self._turn:
+            while not self._closed and (
+                ticket != self._serving or self._active >= max(self.limit, 1)
+            ):
                 self._turn.wait()
             if self._closed:
                 raise GateClosedError("the run stopped before this fetch began")
+            self._serving += 1
             self._active += 1
+            self._turn.notify_all()
         try:
             return fetch(*args)
         finally:
             with self._turn:
                 self._active -= 1
-                self._turn.notify()
+                self._turn.notify_all()
 
     def pace(self) -> None:
         """Judge the limit by the CPU the run used since the last judgement (the writer calls)."""
@@ -73,10 +85,10 @@ class Gate:
         used = self._cpu()
         busy = (used - self._cpu_since) / elapsed
         self._since, self._cpu_since = now, used
-        if busy > BUSY and self.limit > 0:
-            self.limit //= 2
-        elif busy < IDLE and self.limit < self.most:
-            with self._turn:
+        with self._turn:
+            if busy > BUSY and self.limit > 0:
+                self.limit //= 2
+            elif busy < IDLE and self.limit < self.most:
                 self.limit = min(self.most, max(1, self.limit * 2))
                 self._turn.notify_all()
 
@@ -86,7 +98,7 @@ class Gate:
         return self.limit == 0
 
     def close(self) -> None:
-        """Turn away the fetches still waiting for a slot."""
+        """Turn away the fetches still waiting for their turn."""
         with self._turn:
             self._closed = True
             self._turn.notify_all()

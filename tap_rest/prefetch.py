@@ -89,14 +89,19 @@ class PagesAhead(t.Generic[T]):
 def started(pages: t.Iterable[T], start: t.Callable[[T], U]) -> t.Iterator[tuple[T, U]]:
     """Yield each page with what ``start`` made of it, the next page started first if fetched.
 
-    ``start`` asks for a page's children; the children of the page after this one then queue
-    behind this page's, and the workers do not run dry at the end of each page (measured: 20
-    ms lost a page at 20 ms a request). A page is never held to wait for the next one.
+    ``start`` asks for a page's children, so the next page's queue behind this page's and the
+    workers do not run dry at each page's end (20 ms a page at 20 ms a request). A page never
+    waits for the next, and one whose start fails goes out before that failure is raised.
     """
     held: collections.deque[tuple[T, U]] = collections.deque()
     ahead = pages if isinstance(pages, PagesAhead) else None
     for page in pages:
-        held.append((page, start(page)))
+        try:
+            made = start(page)
+        except Exception:
+            yield from held
+            raise
+        held.append((page, made))
         while held and not (len(held) == 1 and ahead is not None and ahead.ready()):
             yield held.popleft()
     yield from held
@@ -117,7 +122,7 @@ class Prefetcher:
 
     The main thread still writes every record, in order; a partition's pages are held from the
     moment they are fetched until they are written, so memory is bounded by the window of
-    partitions in flight (the children of one parent page, or ``window`` entities by id).
+    partitions in flight (the children of two parent pages, or ``window`` entities by id).
     """
 
     def __init__(self, workers: int) -> None:
@@ -144,7 +149,7 @@ class Prefetcher:
         with self._lock:
             if key not in self._futures:
                 self._futures[key] = self._executor.submit(
-                    self.gate.run, stream.fetch_partition, dict(context)
+                    self.gate.run, self.gate.ticket(), stream.fetch_partition, dict(context)
                 )
 
     def take(self, stream: Fetchable, context: t.Mapping[str, t.Any] | None) -> Future | None:
@@ -154,7 +159,7 @@ class Prefetcher:
             return self._futures.pop(self._key(stream, context), None)
 
     def ahead(self, source: t.Iterator[T], depth: int = PAGES_AHEAD) -> t.Iterable[T]:
-        """Return a list's pages, fetched ahead in a worker (as they come, with no workers)."""
+        """Return a list's pages, fetched ahead by their own thread (as they come, when inline)."""
         if self._executor is None or self.gate.inline:
             return source
         return PagesAhead(source, depth)

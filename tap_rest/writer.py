@@ -101,7 +101,9 @@ class GuardedWriter(MsgSpecWriter):
         self._pending = bytearray()
         self.batch: BatchFiles | None = None
         self._held_state: Message | None = None
-        self._framed: tuple[t.Any, ...] = (None, None, b"", b"")
+        #: the stream and time of the RECORD lines last framed, and their head and tail
+        self._framed: tuple[str, datetime | None] = ("", None)
+        self._head = self._tail = b""
 
     def write_message(self, message: Message) -> None:
         """Queue one message; write the queue out at a STATE or once it is large."""
@@ -126,22 +128,22 @@ class GuardedWriter(MsgSpecWriter):
                     if self.batch.full:
                         self.announce()
                 return
-            head, tail = self._frame(stream, time_extracted)
-            pending = self._pending
+            if (stream, time_extracted) != self._framed:
+                self._framed = (stream, time_extracted)
+                self._head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
+                self._tail = b',"time_extracted":' + encoder.encode(time_extracted) + b"}\n"
+            pending, head, tail = self._pending, self._head, self._tail
             for record in records:
+                line_start = len(pending)
                 pending += head
-                encoder.encode_into(record, pending, -1)
+                try:
+                    encoder.encode_into(record, pending, -1)
+                except BaseException:
+                    del pending[line_start:]  # never half a line
+                    raise
                 pending += tail
             if len(pending) >= self.flush_size:
                 self._drain()
-
-    def _frame(self, stream: str, time_extracted: datetime) -> tuple[bytes, bytes]:
-        """Return what a stream's RECORD line holds before and after its record."""
-        if self._framed[:2] != (stream, time_extracted):
-            head = b'{"type":"RECORD","stream":' + encoder.encode(stream) + b',"record":'
-            tail = b',"time_extracted":' + encoder.encode(time_extracted) + b"}\n"
-            self._framed = (stream, time_extracted, head, tail)
-        return self._framed[2], self._framed[3]
 
     def _batched(self, message: Message) -> bool:
         """Route a message in batch mode; return True when it is dealt with (not to be written)."""

@@ -90,6 +90,7 @@ def test_the_sandbox_counts_a_request_inside_a_wait_after_its_answer_at_stats() 
             stats = json.load(answer)
     assert stats == {
         "requests": 4,
+        "most_in_flight": 1,
         "injected": {"429": 2},
         "early_requests": 1,
         "early_after_answer": 1,

@@ -8,6 +8,7 @@ import threading
 import time
 import typing as t
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from tap_rest.prefetch import PagesAhead, Prefetcher, started
 from tap_rest.quota import parse_quota
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.faults import FaultSpec
+from tap_rest.writer import GuardedWriter
 from tests.conftest import run_tap
 
 
@@ -74,7 +76,7 @@ def _most_at_once(gate: Gate, fetches: int) -> int:
             running -= 1
 
     with ThreadPoolExecutor(8) as pool:
-        for future in [pool.submit(gate.run, fetch) for _ in range(fetches)]:
+        for future in [pool.submit(gate.run, gate.ticket(), fetch) for _ in range(fetches)]:
             future.result(timeout=30)
     return most
 
@@ -89,12 +91,25 @@ def test_the_gate_lets_through_its_limit_and_at_zero_one_fetch_at_a_time() -> No
     assert _most_at_once(gate, 6) == 1
 
 
+def test_the_gate_lets_fetches_through_in_the_order_they_were_asked_for() -> None:
+    # The writer waits for the oldest fetch first: a newer one must not overtake it, however
+    # the worker threads happen to reach the gate.
+    gate, _ = _gate(1)
+    tickets = [gate.ticket() for _ in range(6)]
+    order: list[int] = []
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(gate.run, n, order.append, n) for n in reversed(tickets)]
+        for future in futures:
+            future.result(timeout=10)
+    assert order == tickets
+
+
 def test_a_closed_gate_turns_away_the_fetches_still_waiting() -> None:
     gate, _ = _gate(1)
     release = threading.Event()
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(gate.run, release.wait)
-        second = pool.submit(gate.run, lambda: "fetched")
+        first = pool.submit(gate.run, gate.ticket(), release.wait)
+        second = pool.submit(gate.run, gate.ticket(), lambda: "fetched")
         time.sleep(0.1)
         gate.close()
         with pytest.raises(GateClosedError):
@@ -205,3 +220,39 @@ def test_against_a_slow_server_the_fetches_run_at_the_most_allowed(tmp_path: Pat
     assert run.counts == {"posts": 100, "post_comments": 500}
     # six workers for the comments, and the one fetching the pages of posts ahead
     assert most >= 6, most
+
+
+def test_a_page_goes_out_before_the_next_page_fails_to_start() -> None:
+    def source() -> t.Iterator[int]:
+        yield 1
+        yield 2
+
+    def start(page: int) -> int:
+        if page == 2:
+            raise KeyError("a parent record without its id")
+        return page
+
+    ahead = PagesAhead(source(), depth=2)
+    deadline = time.monotonic() + 10
+    while ahead._queue.qsize() < 2 and time.monotonic() < deadline:  # both pages fetched
+        time.sleep(0.01)
+    out: list[int] = []
+
+    def write_all() -> None:
+        for page, _ in started(ahead, start):
+            out.append(page)
+
+    with pytest.raises(KeyError, match="without its id"):
+        write_all()
+    assert out == [1]
+
+
+def test_a_record_that_cannot_be_encoded_leaves_no_half_line() -> None:
+    writer = GuardedWriter()
+    looped: dict = {}
+    looped["self"] = looped
+    with pytest.raises(RecursionError):
+        writer.write_records("s", [{"id": 1}, looped], datetime.now(timezone.utc))
+    lines = bytes(writer._pending).splitlines(keepends=True)
+    assert [json.loads(line)["record"] for line in lines] == [{"id": 1}]
+    assert lines[-1].endswith(b"\n")
