@@ -20,6 +20,29 @@ class GateClosedError(RuntimeError):
     """A fetch that was still waiting for its turn when the run stopped."""
 
 
+class CpuShare:
+    """The share of one core the process used, judged over windows of ``WINDOW`` seconds."""
+
+    def __init__(
+        self,
+        clock: t.Callable[[], float] = time.monotonic,
+        cpu: t.Callable[[], float] = time.process_time,
+    ) -> None:
+        self._clock, self._cpu = clock, cpu
+        self._since, self._used = clock(), cpu()
+
+    def judged(self) -> float | None:
+        """Return the share over the window that just ended, or None while it lasts."""
+        now = self._clock()
+        elapsed = now - self._since
+        if elapsed < WINDOW:
+            return None
+        used = self._cpu()
+        share = (used - self._used) / elapsed
+        self._since, self._used = now, used
+        return share
+
+
 class Gate:
     """Lets at most ``limit`` fetches run at once, in the order they were asked for.
 
@@ -38,13 +61,12 @@ class Gate:
         cpu: t.Callable[[], float] = time.process_time,
     ) -> None:
         self.most = self.limit = most
-        self._clock, self._cpu = clock, cpu
+        self._share = CpuShare(clock, cpu)
         self._active = 0
         #: the next ticket to hand out, and the ticket whose turn it is
         self._issued = self._serving = 0
         self._closed = False
         self._turn = threading.Condition()
-        self._since, self._cpu_since = clock(), cpu()
 
     def ticket(self) -> int:
         """Return a place in the line (taken when the fetch is asked for, in the writer's order)."""
@@ -78,13 +100,9 @@ class Gate:
 
     def pace(self) -> None:
         """Judge the limit by the CPU the run used since the last judgement (the writer calls)."""
-        now = self._clock()
-        elapsed = now - self._since
-        if elapsed < WINDOW:
+        busy = self._share.judged()
+        if busy is None:
             return
-        used = self._cpu()
-        busy = (used - self._cpu_since) / elapsed
-        self._since, self._cpu_since = now, used
         with self._turn:
             if busy > BUSY and self.limit > 0:
                 self.limit //= 2

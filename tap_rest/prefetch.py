@@ -8,7 +8,7 @@ import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from tap_rest.concurrency import Gate
+from tap_rest.concurrency import IDLE, CpuShare, Gate
 
 if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
@@ -86,6 +86,44 @@ class PagesAhead(t.Generic[T]):
             self._stop.set()
 
 
+class ListPages(t.Generic[T]):
+    """A list's pages, read by the writer while the run keeps a core busy, else fetched ahead.
+
+    Fetching ahead pays once the run waits on the server; against a fast one its thread only
+    takes turns with the writer under the GIL (100,000 records 5 to 20 % slower than read
+    inline). So the writer reads the pages until a window of the run says it waits, then
+    hands the rest of the list to a ``PagesAhead``.
+    """
+
+    def __init__(self, source: t.Iterator[T], depth: int, share: CpuShare | None = None) -> None:
+        self._source, self._depth = source, depth
+        self._share = share or CpuShare()
+        self._ahead: PagesAhead[T] | None = None
+
+    def ready(self) -> bool:
+        """Tell whether the next page is fetched already (never, while read inline)."""
+        return self._ahead is not None and self._ahead.ready()
+
+    def __iter__(self) -> t.Iterator[T]:
+        """Yield each page in order, the rest fetched ahead once the run waits on the server."""
+        handed = False
+        try:
+            for page in self._source:
+                yield page
+                busy = self._share.judged()
+                if busy is not None and busy < IDLE:
+                    handed = True
+                    break
+        finally:
+            if not handed:
+                close = getattr(self._source, "close", None)
+                if close is not None:
+                    close()
+        if handed:
+            self._ahead = PagesAhead(self._source, self._depth)
+            yield from self._ahead
+
+
 def started(pages: t.Iterable[T], start: t.Callable[[T], U]) -> t.Iterator[tuple[T, U]]:
     """Yield each page with what ``start`` made of it, the next page started first if fetched.
 
@@ -94,7 +132,7 @@ def started(pages: t.Iterable[T], start: t.Callable[[T], U]) -> t.Iterator[tuple
     waits for the next, and one whose start fails goes out before that failure is raised.
     """
     held: collections.deque[tuple[T, U]] = collections.deque()
-    ahead = pages if isinstance(pages, PagesAhead) else None
+    ahead = pages if isinstance(pages, (PagesAhead, ListPages)) else None
     for page in pages:
         try:
             made = start(page)
@@ -159,10 +197,10 @@ class Prefetcher:
             return self._futures.pop(self._key(stream, context), None)
 
     def ahead(self, source: t.Iterator[T], depth: int = PAGES_AHEAD) -> t.Iterable[T]:
-        """Return a list's pages, fetched ahead by their own thread (as they come, when inline)."""
-        if self._executor is None or self.gate.inline:
+        """Return a list's pages, fetched ahead once the run waits (no workers: as they come)."""
+        if self._executor is None:
             return source
-        return PagesAhead(source, depth)
+        return ListPages(source, depth)
 
     def shutdown(self) -> None:
         """Cancel what has not started; let running fetches end with their requests."""

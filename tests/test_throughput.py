@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from requests.structures import CaseInsensitiveDict
 
-from tap_rest.concurrency import WINDOW, Gate, GateClosedError
-from tap_rest.prefetch import PagesAhead, Prefetcher, started
+from tap_rest.concurrency import WINDOW, CpuShare, Gate, GateClosedError
+from tap_rest.prefetch import ListPages, PagesAhead, Prefetcher, started
 from tap_rest.quota import parse_quota
 from tap_rest.sandbox import Sandbox
 from tap_rest.sandbox.faults import FaultSpec
@@ -125,14 +125,12 @@ class _Stream:
         return [[dict(context)]]
 
 
-def test_an_inline_prefetcher_starts_nothing_and_hands_a_list_back_as_it_is() -> None:
+def test_an_inline_prefetcher_starts_nothing_ahead() -> None:
     prefetcher = Prefetcher(4)
     try:
         prefetcher.gate.limit = 0
         prefetcher.submit(_Stream(), {"id": 1})
         assert prefetcher.take(_Stream(), {"id": 1}) is None
-        pages = iter([[1], [2]])
-        assert prefetcher.ahead(pages) is pages
         prefetcher.gate.limit = 4
         prefetcher.submit(_Stream(), {"id": 2})
         future = prefetcher.take(_Stream(), {"id": 2})
@@ -256,3 +254,37 @@ def test_a_record_that_cannot_be_encoded_leaves_no_half_line() -> None:
     lines = bytes(writer._pending).splitlines(keepends=True)
     assert [json.loads(line)["record"] for line in lines] == [{"id": 1}]
     assert lines[-1].endswith(b"\n")
+
+
+def _pages_read(busy: float) -> tuple[list[int], bool]:
+    """Read 8 pages, the run judged ``busy``; return them and whether a thread took over."""
+    clocks = _Clocks()
+    pages = ListPages(iter(range(8)), 2, share=CpuShare(lambda: clocks.wall, lambda: clocks.cpu))
+    got = []
+    for page in pages:
+        got.append(page)
+        clocks.spend(WINDOW * 1.01, busy)  # writing the page took a window
+    return got, pages._ahead is not None
+
+
+def test_a_list_is_read_inline_while_the_run_keeps_a_core_busy() -> None:
+    assert _pages_read(busy=0.95) == (list(range(8)), False)
+
+
+def test_a_list_is_fetched_ahead_once_the_run_waits_on_the_server() -> None:
+    assert _pages_read(busy=0.1) == (list(range(8)), True)
+
+
+def test_a_list_read_inline_is_closed_when_its_reader_stops() -> None:
+    closed = threading.Event()
+
+    def source() -> t.Iterator[int]:
+        try:
+            yield from range(8)
+        finally:
+            closed.set()
+
+    pages = iter(ListPages(source(), 2, share=CpuShare(lambda: 0.0, lambda: 0.0)))
+    assert next(pages) == 0
+    pages.close()  # type: ignore[attr-defined]
+    assert closed.is_set()
