@@ -135,8 +135,8 @@ class TapRestStream(StreamOutput, ChecksCompleteness, RequestSender):
         whole = self.run.shard.reads_whole_list(self)
         check = None if before is None or not whole else self.total_check(context, before)
         incremental = bool(self.replication_key)
-        # A worker fetches the next pages while this thread writes: each page comes with what
-        # STATE says after it, taken when it was fetched (the paginator is pages ahead by then).
+        # The next pages may be fetched ahead while this thread writes: each page comes with
+        # what STATE says after it, taken when it was fetched (the paginator may be ahead).
         fetching = self.run.prefetcher.ahead(self._pages_noted(context, paginator, check))
         for fetched, page in started(fetching, lambda f: self._start_page(f.records, context)):
             self._extracted_at = fetched.extracted_at

@@ -173,6 +173,9 @@ class Prefetcher:
         #: how many partitions are fetched at once, of ``workers`` (concurrency.py)
         self.gate = Gate(workers)
         self._futures: dict[tuple[str, tuple], Future] = {}
+        #: partitions asked for while the writer fetched for itself, in order: started when
+        #: the gate opens again, else taken by the writer one by one
+        self._deferred: dict[tuple[str, tuple], tuple[Fetchable, dict]] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -180,21 +183,41 @@ class Prefetcher:
         return stream.name, tuple(sorted((context or {}).items()))
 
     def submit(self, stream: Fetchable, context: t.Mapping[str, t.Any]) -> None:
-        """Start fetching a partition, unless it is already on its way."""
-        if self._executor is None or self.gate.inline:
+        """Start fetching a partition, unless it is on its way (or, inline, kept for later)."""
+        if self._executor is None:
             return
         key = self._key(stream, context)
         with self._lock:
-            if key not in self._futures:
-                self._futures[key] = self._executor.submit(
-                    self.gate.run, self.gate.ticket(), stream.fetch_partition, dict(context)
-                )
+            if key in self._futures or key in self._deferred:
+                return
+            if self.gate.inline:
+                self._deferred[key] = (stream, dict(context))
+            else:
+                self._start(key, stream, dict(context))
+
+    def _start(self, key: tuple[str, tuple], stream: Fetchable, context: dict) -> None:
+        """Hand a partition to the workers, in its turn at the gate (under the lock)."""
+        assert self._executor is not None
+        self._futures[key] = self._executor.submit(
+            self.gate.run, self.gate.ticket(), stream.fetch_partition, context
+        )
 
     def take(self, stream: Fetchable, context: t.Mapping[str, t.Any] | None) -> Future | None:
-        """Return (and forget) the fetch of a partition, if one was started."""
+        """Return (and forget) the fetch of a partition, if one was started.
+
+        When the gate has opened since partitions were kept for later, they start now: else a
+        page of children asked for while inline would be read one by one to its end, however
+        slow the server had become.
+        """
         self.gate.pace()
+        key = self._key(stream, context)
         with self._lock:
-            return self._futures.pop(self._key(stream, context), None)
+            self._deferred.pop(key, None)
+            if self._deferred and not self.gate.inline:
+                for later, (child, child_context) in self._deferred.items():
+                    self._start(later, child, child_context)
+                self._deferred.clear()
+            return self._futures.pop(key, None)
 
     def ahead(self, source: t.Iterator[T], depth: int = PAGES_AHEAD) -> t.Iterable[T]:
         """Return a list's pages, fetched ahead once the run waits (no workers: as they come)."""

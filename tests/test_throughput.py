@@ -127,6 +127,7 @@ class _Stream:
 
 def test_an_inline_prefetcher_starts_nothing_ahead() -> None:
     prefetcher = Prefetcher(4)
+    prefetcher.gate = Gate(4, clock=lambda: 0.0, cpu=lambda: 0.0)  # judged by the test alone
     try:
         prefetcher.gate.limit = 0
         prefetcher.submit(_Stream(), {"id": 1})
@@ -136,6 +137,29 @@ def test_an_inline_prefetcher_starts_nothing_ahead() -> None:
         future = prefetcher.take(_Stream(), {"id": 2})
         assert future is not None
         assert future.result(timeout=10) == [[{"id": 2}]]
+    finally:
+        prefetcher.shutdown()
+
+
+def test_partitions_asked_for_inline_start_when_the_gate_opens_again() -> None:
+    # A page of children asked for while the writer fetched for itself: once the server turns
+    # slow and the gate opens, the rest of them go to the workers, not one by one to the end.
+    prefetcher = Prefetcher(4)
+    prefetcher.gate = Gate(4, clock=lambda: 0.0, cpu=lambda: 0.0)  # judged by the test alone
+    try:
+        prefetcher.gate.limit = 0
+        for n in range(1, 5):
+            prefetcher.submit(_Stream(), {"id": n})
+        assert prefetcher.take(_Stream(), {"id": 1}) is None  # still inline: the writer's
+        prefetcher.gate.limit = 2
+        # The one the writer needs now it fetches itself; the ones after it start at once.
+        futures = [prefetcher.take(_Stream(), {"id": n}) for n in range(2, 5)]
+        assert [f.result(timeout=10) if f else None for f in futures] == [
+            None,
+            [[{"id": 3}]],
+            [[{"id": 4}]],
+        ]
+        assert prefetcher.take(_Stream(), {"id": 1}) is None  # taken once, never fetched
     finally:
         prefetcher.shutdown()
 
