@@ -92,8 +92,9 @@ class StreamOutput(Stream):
         stats = self._stats
         check = self._fast_check
         fits = check is not None and check(record)
-        if not fits and any(record.get(key) is None for key in self.primary_keys or ()):
-            raise keyless(self.name, record, self.primary_keys or (), self.run.redactor)
+        keys = self.primary_keys or ()
+        if not fits and any(record.get(key) is None for key in keys):
+            raise keyless(self.name, record, keys, self.run.redactor)
         # A signal waits until the record is written *and* in the bookmark (see below).
         GuardedWriter.guard.__enter__()
         self._held = True

@@ -20,6 +20,13 @@ PAGES_AHEAD = 2
 _END = object()
 
 
+def _close(source: t.Iterator[t.Any]) -> None:
+    """Close a list's page generator (its paginator's request loop), if it is one."""
+    close = getattr(source, "close", None)
+    if close is not None:
+        close()
+
+
 class _Failed:
     """What the worker hands on in place of the page it could not fetch."""
 
@@ -62,9 +69,7 @@ class PagesAhead(t.Generic[T]):
         except BaseException as exc:  # handed to the reader, raised in its page's place
             self._put(_Failed(exc))
         finally:
-            close = getattr(self._source, "close", None)
-            if close is not None:
-                close()
+            _close(self._source)
 
     def ready(self) -> bool:
         """Tell whether the next page is fetched already (not the end, nor an error)."""
@@ -116,9 +121,7 @@ class ListPages(t.Generic[T]):
                     break
         finally:
             if not handed:
-                close = getattr(self._source, "close", None)
-                if close is not None:
-                    close()
+                _close(self._source)
         if handed:
             self._ahead = PagesAhead(self._source, self._depth)
             yield from self._ahead

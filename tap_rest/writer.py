@@ -124,9 +124,7 @@ class GuardedWriter(MsgSpecWriter):
         with self.guard:
             if self.batch is not None:
                 for record in records:
-                    self.batch.add(stream, serialize_jsonl(record))
-                    if self.batch.full:
-                        self.announce()
+                    self._to_batch(stream, record)
                 return
             if (stream, time_extracted) != self._framed:
                 self._framed = (stream, time_extracted)
@@ -145,14 +143,19 @@ class GuardedWriter(MsgSpecWriter):
             if len(pending) >= self.flush_size:
                 self._drain()
 
+    def _to_batch(self, stream: str, record: dict) -> None:
+        """Add a record to its stream's batch file; announce the files once they fill a batch."""
+        assert self.batch is not None
+        self.batch.add(stream, serialize_jsonl(record))
+        if self.batch.full:
+            self.announce()
+
     def _batched(self, message: Message) -> bool:
         """Route a message in batch mode; return True when it is dealt with (not to be written)."""
         assert self.batch is not None
         kind = message.type
         if kind == SingerMessageType.RECORD and getattr(message, "version", None) is None:
-            self.batch.add(message.stream, serialize_jsonl(message.record))  # type: ignore[attr-defined]
-            if self.batch.full:
-                self.announce()
+            self._to_batch(message.stream, message.record)  # type: ignore[attr-defined]
             return True
         if kind == SingerMessageType.STATE and self.batch.pending:
             self._held_state = message
